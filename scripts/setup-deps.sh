@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian packages the build, the tests and `make run` need,
+# only when some are missing. Safe to run again; needs root (or sudo) only
+# when it has something to install.
+set -eu
+
+BUILD_PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
+ libev-dev libssl-dev libluajit-5.1-dev libhyperscan-dev libpcre2-dev
+ libhiredis-dev libicu-dev libc-ares-dev liblmdb-dev libsqlite3-dev libpq-dev
+ libcrypt-dev libxxhash-dev"
+TEST_PKGS="python3 python3-pytest redis-server rspamd openssl curl"
+
+missing=""
+for p in $BUILD_PKGS ${WITH_TEST_PKGS:+$TEST_PKGS}; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "setup-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# Debian's rspamd package is only a compatibility peer for tests (its
+# rspamc and daemon): keep its service from starting and taking 11333/11334.
+if echo "$missing" | grep -q rspamd && [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+	$SUDO chmod +x /usr/sbin/policy-rc.d
+	trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -q --no-install-recommends $missing
