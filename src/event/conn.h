@@ -1,0 +1,99 @@
+/*
+ * conn.h - a buffered, non-blocking stream connection on a caller-supplied
+ * libev loop (never EV_DEFAULT).
+ *
+ * The connection reads into an input buffer with a hard maximum, writes
+ * from an output buffer with a hard maximum, and enforces an idle read
+ * timeout (while reading is enabled) and a write-progress timeout (while
+ * output is pending). Everything is reported through one callback with an
+ * event code; the callback is never called from inside conn_* functions
+ * the owner calls (events are delivered from the loop), so the owner never
+ * sees re-entrant callbacks. The owner may conn_free() from within the
+ * callback.
+ *
+ * TLS: `struct conn_tls` is reserved for a later TLS layer (OpenSSL) that
+ * will sit between the socket and the buffers; plaintext is all there is
+ * today.
+ */
+#ifndef EVENT_CONN_H
+#define EVENT_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/buf.h"
+
+struct ev_loop;
+struct conn;
+struct conn_tls; /* reserved for TLS */
+
+enum conn_event {
+	CONN_EV_DATA_IN,  /* new bytes appended to conn_input() */
+	CONN_EV_DRAINED,  /* output buffer became empty after a write */
+	CONN_EV_TIMEOUT,  /* read idle or write stall timeout */
+	CONN_EV_CLOSED,   /* peer sent EOF; writing may still work (half-close) */
+	CONN_EV_ERROR,    /* socket error, or input buffer full while reading */
+};
+
+typedef void conn_callback_fn(struct conn *c, enum conn_event ev, void *ud);
+
+struct conn_settings {
+	size_t max_input;     /* 0 = 1 MiB; reading pauses itself when full */
+	size_t max_output;    /* 0 = unlimited */
+	double read_timeout;  /* seconds; 0 = none */
+	double write_timeout; /* seconds; 0 = none */
+};
+
+/*
+ * Takes ownership of `fd` (made non-blocking here; closed by conn_free()).
+ * Reading starts enabled. `peer` may be NULL (then getpeername() is used).
+ */
+struct conn *conn_new(struct ev_loop *loop, int fd,
+    const struct sockaddr *peer, socklen_t peer_len,
+    const struct conn_settings *settings, conn_callback_fn *cb, void *ud);
+/* Stops watchers, closes the fd, frees buffers; NULLs *c. Accepts NULL.
+ * Safe from inside the connection's own callback. */
+void conn_free(struct conn **c);
+
+void conn_set_callback(struct conn *c, conn_callback_fn *cb, void *ud);
+void conn_set_timeouts(struct conn *c, double read_timeout, double write_timeout);
+
+/*
+ * Received bytes not yet consumed. The owner removes what it used with
+ * buf_consume(). When the buffer reaches max_input, reading stops until the
+ * owner consumes something and calls conn_resume_read(); if the owner
+ * consumed nothing, the connection reports CONN_EV_ERROR.
+ */
+struct buf *conn_input(struct conn *c);
+
+/*
+ * Queue bytes for sending (sent as soon as the socket allows; maybe right
+ * away). Returns 0, or -1 when max_output would be exceeded or the
+ * connection already failed. CONN_EV_DRAINED follows once all is sent.
+ */
+int conn_write(struct conn *c, const void *data, size_t len);
+size_t conn_output_pending(const struct conn *c);
+/* Stop reading; once output is drained, shut down and report
+ * CONN_EV_CLOSED (the owner then frees the connection). */
+void conn_close_after_drain(struct conn *c);
+
+void conn_pause_read(struct conn *c);
+void conn_resume_read(struct conn *c);
+bool conn_read_paused(const struct conn *c);
+/* The peer sent EOF (CONN_EV_CLOSED was or will be reported). */
+bool conn_eof(const struct conn *c);
+
+int conn_fd(const struct conn *c);
+const struct sockaddr_storage *conn_peer(const struct conn *c, socklen_t *len_r);
+/* "1.2.3.4", "::1", or "unix:" for unix-socket peers. Borrowed. */
+const char *conn_peer_text(const struct conn *c);
+int conn_peer_port(const struct conn *c);
+bool conn_peer_is_unix(const struct conn *c);
+/* Reserved for TLS; NULL today. */
+struct conn_tls *conn_tls(const struct conn *c);
+
+/* Fill `out` (>= 64 bytes) with the text form of `sa` (no port). */
+void conn_addr_to_text(const struct sockaddr *sa, char *out, size_t size);
+
+#endif
