@@ -1,0 +1,224 @@
+/*
+ * task.c - the scan task: parse, run the checks, settle score and action.
+ *
+ * Stages run in order: parse, pre-filters (GTUBE), filters (header, MIME,
+ * URL/HTML checks), then actions. A pre-result stops the filters unless the
+ * client asked for pass_all, as in Rspamd. All memory is in the task pool,
+ * capped so one hostile message cannot exhaust the worker.
+ */
+#include "scan/task.h"
+#include "config/config.h"
+#include "core/pool.h"
+#include "core/str.h"
+#include "log/log.h"
+#include "mime/message.h"
+#include "scan/actions.h"
+#include "scan/checks.h"
+#include "scan/symbols.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* Room for the parsed form of a message of the configured maximum size. */
+#define TASK_POOL_FACTOR 8
+#define TASK_POOL_MIN ((size_t)64 * 1024 * 1024)
+
+static double
+wall_now(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+struct scan_task *
+scan_task_new(struct config *cfg, const char *data, size_t len)
+{
+	size_t cap = cfg->max_message > SIZE_MAX / TASK_POOL_FACTOR ?
+	    SIZE_MAX : cfg->max_message * TASK_POOL_FACTOR;
+	struct pool *pool = pool_new(MAX(cap, TASK_POOL_MIN));
+	/* The first allocation of a fresh pool is far below any cap. */
+	struct scan_task *task = pool_alloc(pool, sizeof(*task));
+	static unsigned counter;
+
+	task->pool = pool;
+	task->cfg = config_ref(cfg);
+	task->data = data;
+	task->len = len;
+	task->action = "no action";
+	task->start_real = wall_now();
+	counter++;
+	snprintf(task->id, sizeof(task->id), "%06x",
+	    ((counter * 2654435761u) ^ ((unsigned)getpid() << 12)) & 0xffffffu);
+	return task;
+}
+
+void
+scan_task_free(struct scan_task **taskp)
+{
+	struct scan_task *task = *taskp;
+	struct pool *pool;
+
+	if (task == NULL)
+		return;
+	*taskp = NULL;
+	config_unref(&task->cfg);
+	pool = task->pool;
+	pool_free(&pool);
+}
+
+const struct scan_symbol *
+scan_task_find_symbol(const struct scan_task *task, const char *name)
+{
+	for (const struct scan_symbol *s = task->symbols; s != NULL; s = s->next) {
+		if (strcmp(s->name, name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+void
+scan_symbol_add_option(struct scan_task *task, struct scan_symbol *sym,
+    const char *option)
+{
+	const char **opts;
+	char *copy;
+
+	for (size_t i = 0; i < sym->n_options; i++) {
+		if (strcmp(sym->options[i], option) == 0)
+			return;
+	}
+	/* Rspamd caps options per symbol too; a hostile message may have many. */
+	if (sym->n_options >= 64)
+		return;
+	copy = pool_strdup(task->pool, option);
+	opts = pool_calloc(task->pool, sym->n_options + 1, sizeof(*opts));
+	if (copy == NULL || opts == NULL)
+		return;
+	if (sym->n_options != 0)
+		memcpy(opts, sym->options, sym->n_options * sizeof(*opts));
+	opts[sym->n_options++] = copy;
+	sym->options = opts;
+}
+
+struct scan_symbol *
+scan_task_insert(struct scan_task *task, const char *name, double factor,
+    const char *option)
+{
+	struct scan_symbol *sym = (struct scan_symbol *)scan_task_find_symbol(task, name);
+
+	if (sym == NULL) {
+		sym = pool_alloc(task->pool, sizeof(*sym));
+		if (sym == NULL)
+			return NULL;
+		sym->name = name;
+		sym->weight = symbol_weight(task->cfg, name);
+		sym->score = sym->weight * factor;
+		sym->description = symbol_description(task->cfg, name);
+		if (task->symbols_tail != NULL)
+			task->symbols_tail->next = sym;
+		else
+			task->symbols = sym;
+		task->symbols_tail = sym;
+		task->n_symbols++;
+	}
+	if (option != NULL)
+		scan_symbol_add_option(task, sym, option);
+	return sym;
+}
+
+void
+scan_task_set_pre_result(struct scan_task *task, const char *action,
+    const char *message, const char *module)
+{
+	/* The first pre-result stands, as with Rspamd's priorities. */
+	if (task->pre_action != NULL)
+		return;
+	task->pre_action = action;
+	task->pre_message = message;
+	task->pre_module = module;
+}
+
+static void
+settle_action(struct scan_task *task)
+{
+	const struct config_actions *a = &task->cfg->actions;
+	double score = 0;
+
+	for (const struct scan_symbol *s = task->symbols; s != NULL; s = s->next)
+		score += s->score;
+	task->score = score;
+	task->action = task->pre_action != NULL ? task->pre_action :
+	    actions_for_score(a, score);
+	if (strcmp(task->action, "rewrite subject") == 0 && a->subject != NULL) {
+		const char *old = task->msg != NULL && task->msg->subject != NULL ?
+		    task->msg->subject : "";
+		const char *pct = strstr(a->subject, "%s");
+
+		task->subject = pct == NULL ? a->subject :
+		    pool_printf(task->pool, "%.*s%s%s", (int)(pct - a->subject),
+			a->subject, old, pct + 2);
+	}
+}
+
+void
+scan_task_process(struct scan_task *task)
+{
+	struct mime_limits limits;
+
+	if (task->env.skip) {
+		task->skipped = true;
+		task->time_real = wall_now() - task->start_real;
+		return;
+	}
+	if (task->len != 0 && !task->env.raw) {
+		mime_limits_default(&limits);
+		task->msg = mime_parse(task->pool, task->data, task->len, &limits,
+		    &task->parse_error);
+		if (task->msg == NULL)
+			log_warn("task", task->id, "message not parsed: %s",
+			    task->parse_error != NULL ? task->parse_error : "unknown error");
+	}
+	if (check_gtube(task) == 0 || task->env.pass_all) {
+		if (task->msg != NULL) {
+			check_headers(task);
+			check_mime(task);
+			check_urls_html(task);
+		}
+	}
+	settle_action(task);
+	task->time_real = wall_now() - task->start_real;
+}
+
+void
+scan_task_log(const struct scan_task *task)
+{
+	char syms[2048];
+	size_t off = 0;
+
+	if (task->env.no_log)
+		return;
+	syms[0] = '\0';
+	for (const struct scan_symbol *s = task->symbols; s != NULL; s = s->next) {
+		int n = snprintf(syms + off, sizeof(syms) - off, "%s%s(%.2f)",
+		    off ? "," : "", s->name, s->score);
+
+		if (n < 0 || (size_t)n >= sizeof(syms) - off)
+			break;
+		off += (size_t)n;
+	}
+	log_info("task", task->env.log_tag != NULL ? task->env.log_tag : task->id,
+	    "id: <%s>, qid: <%s>, ip: %s, from: <%s>, (default: %s (%s): [%.2f/%.2f] [%s]), "
+	    "len: %zu, time: %.3fms",
+	    task->msg != NULL && task->msg->message_id != NULL ? task->msg->message_id : "undef",
+	    task->env.queue_id != NULL ? task->env.queue_id : "undef",
+	    task->env.ip != NULL ? task->env.ip : "undef",
+	    task->env.from != NULL ? task->env.from : "undef",
+	    action_is_spam(task->action) ? "T" : "F", task->action, task->score,
+	    actions_required_score(&task->cfg->actions), syms, task->len,
+	    task->time_real * 1000.0);
+}

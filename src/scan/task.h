@@ -1,0 +1,99 @@
+/*
+ * task.h - one scan of one message: envelope in, symbols, score and action
+ * out.
+ *
+ * The task owns a pool holding everything derived from the message; it
+ * borrows the message bytes (which must outlive it) and holds a reference
+ * to the config snapshot it started with, so a reload does not change the
+ * rules under a running scan. The task does not know whether the message
+ * came over HTTP, milter or SMTP.
+ */
+#ifndef SCAN_TASK_H
+#define SCAN_TASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct mime_message;
+struct pool;
+
+struct scan_envelope {
+	const char *ip;          /* client IP text, validated, or NULL */
+	const char *helo;
+	const char *hostname;    /* validated rDNS name, NULL if unknown */
+	const char *from;        /* MAIL FROM without <>; "" for the null sender */
+	const char **rcpts;
+	size_t n_rcpts;
+	const char *user;        /* authenticated user */
+	const char *queue_id;
+	const char *deliver_to;
+	const char *log_tag;
+	const char *settings_id;
+	bool pass_all;           /* run every rule even after a pre-result */
+	bool no_log;
+	bool skip;               /* do not process, reply "skipped" */
+	bool milter;
+	bool raw;                /* do not MIME-parse */
+};
+
+struct scan_symbol {
+	const char *name;
+	double score;            /* contributed: weight * dynamic factor */
+	double weight;           /* configured weight (metric_score) */
+	const char *description; /* or NULL */
+	const char **options;
+	size_t n_options;
+	struct scan_symbol *next;
+};
+
+struct scan_task {
+	struct pool *pool;
+	struct config *cfg;      /* one reference */
+	const char *data;        /* borrowed message bytes */
+	size_t len;
+	struct scan_envelope env;
+	struct mime_message *msg; /* NULL when raw, empty or unparsable */
+	const char *parse_error;
+	struct scan_symbol *symbols; /* in insertion order */
+	struct scan_symbol *symbols_tail;
+	size_t n_symbols;
+	double score;
+	const char *action;      /* final action name, set by scan_task_process */
+	const char *pre_action;  /* pre-result, if any */
+	const char *pre_message;
+	const char *pre_module;
+	const char *subject;     /* rewritten subject for "rewrite subject" */
+	bool skipped;
+	double start_real;       /* wall clock seconds */
+	double time_real;        /* seconds spent in scan_task_process */
+	char id[8];              /* short hex id for logs */
+};
+
+/* `data` is borrowed. Takes a new reference to cfg. */
+struct scan_task *scan_task_new(struct config *cfg, const char *data, size_t len);
+void scan_task_free(struct scan_task **task);
+
+/* Parse and run every check, then settle score and action. */
+void scan_task_process(struct scan_task *task);
+
+/*
+ * Adds `name` with its configured weight (from the built-in table unless
+ * the config overrides it) times `factor` (1.0 normally). Adding a symbol
+ * twice keeps one entry and appends options. `option` may be NULL.
+ */
+struct scan_symbol *scan_task_insert(struct scan_task *task, const char *name,
+    double factor, const char *option);
+void scan_symbol_add_option(struct scan_task *task, struct scan_symbol *sym,
+    const char *option);
+const struct scan_symbol *scan_task_find_symbol(const struct scan_task *task,
+    const char *name);
+
+/* A pre-result decides the action regardless of score (e.g. GTUBE). */
+void scan_task_set_pre_result(struct scan_task *task, const char *action,
+    const char *message, const char *module);
+
+/* Writes the one-line result log (unless env.no_log). */
+void scan_task_log(const struct scan_task *task);
+
+#endif

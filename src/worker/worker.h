@@ -1,0 +1,53 @@
+/*
+ * worker.h - worker process types and what a worker is handed at start.
+ *
+ * A worker type is a small descriptor: its config name and a run function.
+ * The supervisor forks one process per configured instance, gives it its
+ * own libev loop, the config snapshot and the listening sockets of its
+ * bind_socket lines, and calls run(). run() returns the process exit code
+ * once the worker has stopped (SIGTERM: stop accepting, finish what is in
+ * flight, return 0).
+ */
+#ifndef WORKER_WORKER_H
+#define WORKER_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct config_worker;
+struct ev_loop;
+
+struct worker_ctx {
+	struct ev_loop *loop;
+	struct config *cfg;               /* one reference held for the process */
+	const struct config_worker *wcfg; /* borrowed from cfg */
+	const int *fds;                   /* listening sockets of this worker */
+	size_t n_fds;
+	unsigned index;                   /* 0 .. count-1 among its siblings */
+};
+
+struct worker_type {
+	const char *name;
+	int (*run)(struct worker_ctx *ctx);
+	bool needs_sockets;
+};
+
+/* NULL for an unknown type name. */
+const struct worker_type *worker_type_find(const char *name);
+
+/*
+ * Installs SIGTERM/SIGINT (graceful stop: `stop` is called once), SIGHUP
+ * (ignored: reloads are the supervisor's) and SIGUSR1 (log reopen) on the
+ * worker's loop. `stop` must eventually make the loop return.
+ */
+void worker_install_signals(struct worker_ctx *ctx,
+    void (*stop)(struct worker_ctx *ctx, void *ud), void *ud);
+
+/* Seconds a stopping worker may spend finishing in-flight requests. */
+#define WORKER_STOP_GRACE 10.0
+
+int worker_normal_run(struct worker_ctx *ctx);
+int worker_controller_run(struct worker_ctx *ctx);
+
+#endif

@@ -1,0 +1,145 @@
+"""Fixtures that start the real daemon on free loopback ports.
+
+Every daemon gets its own copy of conf/ with local.d overrides for its
+ports and its own state dir, so tests never touch 11333/11334 and several
+instances can run side by side.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("RSPAMD_BUILD", os.path.join(REPO, "build"))
+BIN = os.path.join(BUILD, "bin")
+CORPUS = os.environ.get("CORPUS_DIR", os.path.join(REPO, "..", "shared", "corpus"))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def corpus_files(group, limit=None):
+    d = os.path.join(CORPUS, group)
+    names = sorted(n for n in os.listdir(d) if n.endswith(".eml"))
+    if limit is not None:
+        names = names[:limit]
+    return [os.path.join(d, n) for n in names]
+
+
+class Daemon:
+    """One rspamd instance: config dir, state dir, ports, process."""
+
+    def __init__(self, tmp, workers=1, extra_local=None):
+        self.tmp = str(tmp)
+        self.confdir = os.path.join(self.tmp, "conf")
+        self.state = os.path.join(self.tmp, "state")
+        shutil.copytree(os.path.join(REPO, "conf"), self.confdir)
+        # the copied conf must find the repo's rules/ and lualib/
+        for d in ("rules", "lualib"):
+            src = os.path.join(REPO, d)
+            if os.path.isdir(src):
+                os.symlink(src, os.path.join(self.tmp, d))
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.host = "127.0.0.1"
+        self.workers = workers
+        self.write_local("worker-normal.inc",
+                         f'bind_socket = "127.0.0.1:{self.port}";\ncount = {workers};\n')
+        self.write_local("worker-controller.inc",
+                         f'bind_socket = "127.0.0.1:{self.controller_port}";\n')
+        self.write_local("logging.inc",
+                         'type = "file";\nfilename = "$LOGDIR/rspamd.log";\nlevel = "info";\n')
+        for name, text in (extra_local or {}).items():
+            self.write_local(name, text)
+        self.proc = None
+
+    def write_local(self, name, text):
+        with open(os.path.join(self.confdir, "local.d", name), "w") as f:
+            f.write(text)
+
+    @property
+    def conf(self):
+        return os.path.join(self.confdir, "rspamd.conf")
+
+    def start(self, timeout=20):
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "rspamd"), "-f", "-c", self.conf, "--state-dir", self.state],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode(errors="replace")
+                raise RuntimeError(f"rspamd exited with {self.proc.returncode}: {out}\n{self.log()}")
+            if self.ping(self.port) and self.ping(self.controller_port):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("rspamd did not become ready\n" + self.log())
+
+    def ping(self, port, timeout=1.0):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=timeout) as r:
+                return r.read() == b"pong\r\n"
+        except OSError:
+            return False
+
+    def worker_pids(self):
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                             capture_output=True, text=True).stdout
+        return sorted(int(x) for x in out.split())
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.state, "log", "rspamd.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    made = []
+
+    def make(**kw):
+        d = Daemon(tmp_path / f"d{len(made)}", **kw)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        try:
+            d.stop()
+        except Exception:
+            pass
+
+
+@pytest.fixture(scope="module")
+def our_daemon(tmp_path_factory):
+    d = Daemon(tmp_path_factory.mktemp("daemon"), workers=2).start()
+    yield d
+    d.stop()
