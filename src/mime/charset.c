@@ -194,14 +194,27 @@ conv_get(const char *name)
 	return e->conv;
 }
 
-/* ucsdet's best guess for the bytes, or NULL. */
+/*
+ * UTF-16/32 guesses for text without NUL bytes are always wrong in mail
+ * (ucsdet offers them for short Latin-1 strings), so they are skipped.
+ */
+static bool
+detect_plausible(const char *name, const char *in, size_t len)
+{
+	if (strncmp(name, "UTF-16", 6) != 0 && strncmp(name, "UTF-32", 6) != 0)
+		return true;
+	return memchr(in, '\0', len) != NULL;
+}
+
+/* ucsdet's best plausible guess for the bytes, or NULL. */
 static const char *
 charset_detect(const char *in, size_t len)
 {
 	UErrorCode err = U_ZERO_ERROR;
-	const UCharsetMatch *m;
-	const char *name;
+	const UCharsetMatch **all;
+	int32_t n, i;
 
+	len = MIN(len, DETECT_MAX_BYTES);
 	if (detector == NULL) {
 		detector = ucsdet_open(&err);
 		if (U_FAILURE(err)) {
@@ -209,14 +222,20 @@ charset_detect(const char *in, size_t len)
 			return NULL;
 		}
 	}
-	ucsdet_setText(detector, in, (int32_t)MIN(len, DETECT_MAX_BYTES), &err);
-	m = ucsdet_detect(detector, &err);
-	if (U_FAILURE(err) || m == NULL)
+	ucsdet_setText(detector, in, (int32_t)len, &err);
+	all = ucsdet_detectAll(detector, &n, &err);
+	if (U_FAILURE(err) || all == NULL)
 		return NULL;
-	if (ucsdet_getConfidence(m, &err) < DETECT_MIN_CONFIDENCE)
-		return NULL;
-	name = ucsdet_getName(m, &err);
-	return U_FAILURE(err) ? NULL : name;
+	for (i = 0; i < n; i++) {
+		const char *name = ucsdet_getName(all[i], &err);
+
+		if (U_FAILURE(err) ||
+		    ucsdet_getConfidence(all[i], &err) < DETECT_MIN_CONFIDENCE)
+			return NULL;
+		if (detect_plausible(name, in, len))
+			return name;
+	}
+	return NULL;
 }
 
 /*
