@@ -147,7 +147,8 @@ parse_port(const char *s, unsigned *port_r)
 {
 	uint64_t v;
 
-	if (str_to_u64(str_from_cstr(s), &v) < 0 || v == 0 || v > 65535)
+	/* Port 0 (any free port) is allowed: tests use it. */
+	if (str_to_u64(str_from_cstr(s), &v) < 0 || v > 65535)
 		return -1;
 	*port_r = (unsigned)v;
 	return 0;
