@@ -116,8 +116,13 @@ rspamc_output_ucl(const struct obj *o, struct buf *out)
 {
 	int r = 0;
 
-	if (o->type == OBJ_ARRAY)
-		return ucl_emit_container(o, out, 0);
+	if (o->type == OBJ_ARRAY) {
+		/* libucl ends a top-level array without a newline */
+		r = ucl_emit_container(o, out, 0);
+		if (r == 0 && out->len > 0 && out->data[out->len - 1] == '\n')
+			out->data[--out->len] = '\0';
+		return r;
+	}
 	if (o->type != OBJ_OBJECT) {
 		r |= ucl_emit_scalar(o, out);
 		return r | buf_putc(out, '\n');
@@ -686,6 +691,11 @@ rspamc_output_reply(const struct rspamc_opts *opts,
 		return emit_failure(opts, reply, true, for_exec, out);
 	}
 	o = ucl_parse_json(reply->body, reply->body_len, &error);
+	/* libucl, which 3.4 uses, rejects a bare scalar at the top level */
+	if (o != NULL && o->type != OBJ_OBJECT && o->type != OBJ_ARRAY) {
+		obj_free(&o);
+		error = xstrdup("top-level value is not an object or array");
+	}
 	if (o == NULL) {
 		(void)buf_printf(out, "Cannot parse UCL: %s\n",
 		    error != NULL ? error : "invalid JSON");
