@@ -160,7 +160,7 @@ include_glob(struct ucl_parser *P, struct ucl_chunk *c, struct obj *target,
 	int r = 0, gr;
 
 	memset(&g, 0, sizeof(g));
-	gr = glob(path, GLOB_ERR, NULL, &g);
+	gr = glob(path, 0, NULL, &g);
 	if (gr == GLOB_NOMATCH) {
 		globfree(&g);
 		if (ip->try_missing)
