@@ -401,11 +401,17 @@ check_start_prefix(struct http_parser *p, const char *data, size_t n)
 static int
 step_head(struct http_parser *p, const char *data, size_t len, size_t *used_r)
 {
-	const char *nl = memchr(data, '\n', len);
-	size_t take = nl != NULL ? (size_t)(nl - data) + 1 : len;
-	size_t line_len = p->head.len - p->line_start + take;
+	const char *nl;
+	size_t take, line_len, cur = p->head.len - p->line_start;
 	struct str line;
 
+	/* Look at most one byte past the start-line limit, so the verdict
+	 * (400 junk vs 414 too long) does not depend on how input is split. */
+	if (!p->got_start && len > p->lim.max_line + 3 - cur)
+		len = p->lim.max_line + 3 - cur;
+	nl = memchr(data, '\n', len);
+	take = nl != NULL ? (size_t)(nl - data) + 1 : len;
+	line_len = cur + take;
 	*used_r = take;
 	if (!p->got_start && check_start_prefix(p, data, take) < 0)
 		return -1;
