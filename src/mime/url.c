@@ -317,8 +317,10 @@ scheme_before(const char *start, const char *colon, const char *scheme,
 	if (!str_case_eq_cstr(str_make(colon - n, n), scheme))
 		return false;
 	/* Not the tail of a longer word ("xhttp:"). */
-	return colon - n == start || !host_char((unsigned char)colon[-n - 1]) ||
-	    colon[-n - 1] == '.';
+	const char *before = colon - n - 1;
+
+	return colon - n == start || !host_char((unsigned char)*before) ||
+	    *before == '.';
 }
 
 /* A URL whose scheme ends at `colon`; returns bytes consumed from colon. */
