@@ -54,16 +54,27 @@ join(const char *a, const char *b)
 	return buf_steal(&buf, NULL);
 }
 
+/*
+ * Absolute directory of path: include paths built from $CONFDIR must not
+ * be taken as relative to the including file's directory a second time.
+ */
 static char *
 dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
+	char *dir, *abs;
 
 	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	abs = realpath(dir, NULL);
+	if (abs == NULL)
+		return dir;
+	free(dir);
+	return abs;
 }
 
 static bool
