@@ -365,14 +365,40 @@ read_eof(struct cjob *cj)
 	}
 }
 
+/* Feeds received bytes; interim 1xx responses are skipped. Returns 1
+ * when the job finished. */
+static int
+feed_reply(struct cjob *cj, const char *data, size_t len)
+{
+	size_t used;
+	int st, r;
+	const char *err;
+
+	while (len > 0) {
+		r = http_parser_feed(cj->parser, data, len, &used, &st, &err);
+		if (r < 0) {
+			finish_job(cj, jerr("bad reply from %s: %s", cj->job->target, err));
+			return 1;
+		}
+		if (r == 0)
+			return 0;
+		if (http_parser_message(cj->parser)->status >= 200) {
+			copy_response(cj);
+			finish_job(cj, NULL);
+			return 1;
+		}
+		http_parser_reset(cj->parser);
+		data += used;
+		len -= used;
+	}
+	return 0;
+}
+
 static void
 do_read(struct cjob *cj)
 {
 	char data[65536];
 	ssize_t n;
-	size_t used;
-	int st, r;
-	const char *err;
 
 	for (;;) {
 		n = read(cj->fd, data, sizeof(data));
@@ -386,16 +412,8 @@ do_read(struct cjob *cj)
 			read_eof(cj);
 			return;
 		}
-		r = http_parser_feed(cj->parser, data, (size_t)n, &used, &st, &err);
-		if (r < 0) {
-			finish_job(cj, jerr("bad reply from %s: %s", cj->job->target, err));
+		if (feed_reply(cj, data, (size_t)n))
 			return;
-		}
-		if (r == 1) {
-			copy_response(cj);
-			finish_job(cj, NULL);
-			return;
-		}
 	}
 }
 

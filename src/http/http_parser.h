@@ -106,7 +106,8 @@ bool http_parser_head_done(const struct http_parser *p);
 /* True when some bytes of a message have been fed (not between messages). */
 bool http_parser_in_progress(const struct http_parser *p);
 
-/* For responses to HEAD requests: the next message has no body. */
+/* For responses to HEAD requests: from now on (until the parser is freed)
+ * response messages have no body, whatever their headers say. */
 void http_parser_set_no_body(struct http_parser *p);
 
 /* The finished message (valid only after feed/finish returned 1). */

@@ -207,6 +207,9 @@ send_response(struct http_conn *hc, const struct http_message *m, int status,
 		buf_append(&b, "\r\n", 2);
 	}
 	buf_append(&b, "\r\n", 2);
+	/* A HEAD reply announces the length but carries no body. */
+	if (m != NULL && str_eq_cstr(m->method, "HEAD"))
+		len = 0;
 	if (conn_write(hc->c, b.data, b.len) < 0 ||
 	    (len > 0 && conn_write(hc->c, body, len) < 0))
 		keep = false;

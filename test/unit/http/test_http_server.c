@@ -325,6 +325,20 @@ test_client_basic(void)
 	    "{\"error\":\"invalid command\",\"error_domain\":\"protocol-error\"}") == 0);
 	http_client_response_free(&resp);
 
+	{
+		struct http_header ex = { STR_LIT("Expect"), STR_LIT("100-continue") };
+
+		test_assert(http_client_request(tcp_target, 5, "POST", "/echo", &ex, 1,
+		    "abc", 3, &resp, &err) == 0);
+		test_assert(resp.status == 200 && strcmp(resp.body, "abc") == 0);
+		http_client_response_free(&resp);
+		test_assert(http_client_request(tcp_target, 5, "HEAD", "/ping", NULL, 0,
+		    NULL, 0, &resp, &err) == 0);
+		h = http_client_response_header(&resp, "Content-Length");
+		test_assert(resp.status == 200 && resp.body_len == 0 && h != NULL &&
+		    str_eq_cstr(h->value, "6"));
+		http_client_response_free(&resp);
+	}
 	test_assert(http_client_request("127.0.0.1:1", 2, "GET", "/", NULL, 0,
 	    NULL, 0, &resp, &err) == -1);
 	test_assert(err != NULL && strstr(err, "refused") != NULL);
