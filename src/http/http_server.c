@@ -54,6 +54,7 @@ struct http_conn {
 	bool closing;                  /* no more requests on this connection */
 	bool eof;                      /* the client sent EOF */
 	bool sent_continue;
+	ev_tstamp req_start;           /* first byte of the request being read */
 	struct http_conn *prev, *next;
 };
 
@@ -335,6 +336,12 @@ process_input(struct http_conn *hc)
 				return;
 			break;
 		}
+		if (!http_parser_in_progress(hc->parser))
+			hc->req_start = ev_now(hc->srv->loop);
+		else if (ev_now(hc->srv->loop) - hc->req_start > hc->srv->s.request_timeout) {
+			reply_parse_error(hc, 408, "request read timeout");
+			break;
+		}
 		r = http_parser_feed(hc->parser, in->data, in->len, &used, &st, &err);
 		buf_consume(in, used);
 		if (r < 0) {
@@ -489,6 +496,8 @@ http_server_new(struct ev_loop *loop, const int *fds, size_t n_fds,
 		srv->s = *s;
 	if (srv->s.timeout <= 0)
 		srv->s.timeout = 60.0;
+	if (srv->s.request_timeout <= 0)
+		srv->s.request_timeout = 4 * srv->s.timeout;
 	if (srv->s.max_connections == 0)
 		srv->s.max_connections = 10000;
 	srv->handler = handler;

@@ -41,6 +41,9 @@ struct http_server_settings {
 	bool no_keep_alive;        /* always "Connection: close" (Rspamd 3.4 behaviour) */
 	const char *server_name;   /* Server: header; NULL = "rspamd/3.4-compat"; borrowed */
 	const char *log_component; /* NULL = "http" */
+	/* Whole-request read limit (slow-drip clients that never trip the
+	 * idle timeout); 0 = 4 * timeout. Answered with 408 and close. */
+	double request_timeout;
 };
 
 struct http_request {

@@ -501,6 +501,29 @@ test_timeouts(void)
 	test_assert(now_s() - start >= 0.4 && now_s() - start < 2.5);
 	close(fd1);
 	close(fd2);
+	/* slow drip: a byte every 0.3 s never trips the 0.5 s idle timeout,
+	 * but the whole-request limit (2 s) does */
+	{
+		struct pollfd pfd;
+		struct buf carry;
+		size_t i;
+		char *r;
+
+		fd1 = tcp_connect();
+		pfd.fd = fd1;
+		pfd.events = POLLIN;
+		start = now_s();
+		send_str(fd1, "POST /echo HTTP/1.1\r\nX-Slow: ");
+		for (i = 0; i < 30 && poll(&pfd, 1, 300) == 0; i++)
+			send_all(fd1, "x", 1);
+		buf_init(&carry, 0);
+		r = read_response(fd1, &carry, 3);
+		test_assert(r != NULL && strncmp(r, "408|close|", 10) == 0);
+		test_assert(now_s() - start < 4);
+		free(r);
+		buf_deinit(&carry);
+		close(fd1);
+	}
 	fd3 = tcp_connect();
 	send_str(fd3, "GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n");
 	{
