@@ -448,9 +448,10 @@ conn_input(struct conn *c)
 }
 
 int
-conn_write(struct conn *c, const void *data, size_t len)
+conn_writev(struct conn *c, const struct iovec *iov, int n)
 {
-	int r;
+	size_t total = 0, before;
+	int i, r;
 
 	if (c->failed || c->closing || c->free_pending)
 		return -1;
@@ -458,9 +459,14 @@ conn_write(struct conn *c, const void *data, size_t len)
 		buf_reset(&c->out);
 		c->out_pos = 0;
 	}
-	if (buf_append(&c->out, data, len) < 0)
+	for (i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (buf_reserve(&c->out, total) < 0)
 		return -1;
-	if (ev_is_active(&c->ww) || ev_is_pending(&c->ww))
+	before = c->out.len;
+	for (i = 0; i < n; i++)
+		(void)buf_append(&c->out, iov[i].iov_base, iov[i].iov_len);
+	if (ev_is_active(&c->ww) || ev_is_pending(&c->ww) || c->out.len == before)
 		return 0;
 	c->last_write = ev_now(c->loop);
 	r = flush_out(c);
@@ -474,6 +480,14 @@ conn_write(struct conn *c, const void *data, size_t len)
 		ev_feed_event(c->loop, &c->ww, EV_WRITE);
 	}
 	return 0;
+}
+
+int
+conn_write(struct conn *c, const void *data, size_t len)
+{
+	struct iovec iov = { (void *)(uintptr_t)data, len };
+
+	return conn_writev(c, &iov, 1);
 }
 
 size_t

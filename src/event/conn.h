@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "core/buf.h"
 
@@ -73,6 +74,9 @@ struct buf *conn_input(struct conn *c);
  * connection already failed. CONN_EV_DRAINED follows once all is sent.
  */
 int conn_write(struct conn *c, const void *data, size_t len);
+/* As conn_write for several pieces, sent together (one reply = one
+ * segment where possible: avoids Nagle/delayed-ACK stalls). */
+int conn_writev(struct conn *c, const struct iovec *iov, int n);
 size_t conn_output_pending(const struct conn *c);
 /* Stop reading; once output is drained, shut down and report
  * CONN_EV_CLOSED (the owner then frees the connection). */

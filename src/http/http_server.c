@@ -21,6 +21,8 @@
 #include "http/http_server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,9 +213,15 @@ send_response(struct http_conn *hc, const struct http_message *m, int status,
 	/* A HEAD reply announces the length but carries no body. */
 	if (m != NULL && str_eq_cstr(m->method, "HEAD"))
 		len = 0;
-	if (conn_write(hc->c, b.data, b.len) < 0 ||
-	    (len > 0 && conn_write(hc->c, body, len) < 0))
-		keep = false;
+	{
+		struct iovec iov[2] = {
+			{ b.data, b.len },
+			{ (void *)(uintptr_t)body, len },
+		};
+
+		if (conn_writev(hc->c, iov, len > 0 ? 2 : 1) < 0)
+			keep = false;
+	}
 	buf_deinit(&b);
 	return keep;
 }
@@ -414,6 +422,12 @@ new_conn(struct http_server *srv, int fd, const struct sockaddr *sa,
 	hc->srv = srv;
 	hc->listener_index = index;
 	hc->parser = http_parser_new(false, &lim);
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int on = 1;
+
+		/* Replies are written whole; never wait for a delayed ACK. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	}
 	hc->c = conn_new(srv->loop, fd, sa, len, &cs, conn_event, hc);
 	hc->next = srv->conns;
 	if (srv->conns != NULL)
