@@ -79,10 +79,14 @@ dump_one(const struct obj *o, const char *name, bool json, struct buf *out)
 		r |= obj_emit_json(o, out, true);
 		return r | buf_putc(out, '\n');
 	}
-	if (name != NULL && o->type == OBJ_OBJECT) {
-		r |= buf_printf(out, "%s {\n", name);
-		r |= ucl_emit_config(o, out);
-		return r | buf_append(out, "}\n", 2);
+	if (name != NULL) {
+		/* print it under its name, indented like the full dump */
+		struct obj *wrap = obj_new_object();
+
+		obj_object_append(wrap, name, obj_copy(o));
+		r = ucl_emit_config(wrap, out);
+		obj_free(&wrap);
+		return r;
 	}
 	return ucl_emit_config(o, out);
 }

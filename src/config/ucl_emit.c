@@ -9,6 +9,8 @@
 #include "config/ucl_parser.h"
 #include "core/buf.h"
 
+#include <math.h>
+
 static bool
 bare_key_ok(const char *k, size_t len)
 {
@@ -58,8 +60,19 @@ emit_value(const struct obj *o, struct buf *out, int depth)
 		}
 		r |= indent(out, depth);
 		return r | buf_putc(out, ']');
+	case OBJ_FLOAT:
+		/*
+		 * Same form as obj_emit_json_double(), but the range test comes
+		 * before the cast: casting a huge double to an integer is
+		 * undefined behaviour (XXX: core's version casts first).
+		 */
+		if (!isfinite(o->v.f))
+			return buf_append(out, "0.0", 3);
+		if (fabs(o->v.f) < 1e15 && o->v.f == (double)(int64_t)o->v.f)
+			return buf_printf(out, "%.1f", o->v.f);
+		return buf_printf(out, "%f", o->v.f);
 	default:
-		/* scalars print as JSON, which is valid UCL */
+		/* other scalars print as JSON, which is valid UCL */
 		return obj_emit_json(o, out, false);
 	}
 }

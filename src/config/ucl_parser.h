@@ -80,7 +80,8 @@ struct obj *ucl_parse_file(const char *path, const struct ucl_vars *vars,
 
 /*
  * Parses a buffer. `name` is used in error messages ("<string>" when
- * NULL) and as the base for relative includes when it is a path. The top
+ * NULL); relative includes from a buffer resolve against the current
+ * directory. The top
  * level is an object body or a braced object (or any value with
  * UCL_FLAG_JSON). Returns the tree or NULL with *error_r set.
  */
@@ -88,7 +89,8 @@ struct obj *ucl_parse_string(const char *data, size_t len, const char *name,
     const struct ucl_vars *vars, int priority, unsigned flags, char **error_r);
 
 /* A JSON document (object, array or scalar) from an untrusted peer: no
- * macros, no files, no variables. */
+ * macros, no files, no variables; a repeated key keeps the last value.
+ * Lenient: UCL extras (comments, bare words) are accepted too. */
 struct obj *ucl_parse_json(const char *data, size_t len, char **error_r);
 
 /*
