@@ -324,6 +324,12 @@ handle_eof(struct http_conn *hc)
 		reply_parse_error(hc, st, err);
 		return true;
 	}
+	if (conn_output_pending(hc->c) > 0) {
+		/* The client half-closed; let the last reply go out first. */
+		hc->closing = true;
+		conn_close_after_drain(hc->c);
+		return true;
+	}
 	hc_close(hc);
 	return false;
 }

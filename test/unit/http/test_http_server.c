@@ -391,6 +391,28 @@ test_client_shapes(void)
 	test_assert(resp_is(read_response(fd, &carry, 3), "200|keep-alive|body"));
 	close(fd);
 
+	/* half-close after a request whose reply is large */
+	{
+		static char big[900000];
+		char head[128];
+		char *r;
+
+		memset(big, 'q', sizeof(big));
+		fd = tcp_connect();
+		snprintf(head, sizeof(head),
+		    "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", sizeof(big));
+		send_str(fd, head);
+		send_all(fd, big, sizeof(big));
+		shutdown(fd, SHUT_WR);
+		r = read_response(fd, &carry, 5);
+		/* the reply may say keep-alive (EOF came after it was sent) */
+		test_assert(r != NULL && strncmp(r, "200|", 4) == 0 &&
+		    strlen(strrchr(r, '|') + 1) == sizeof(big));
+		test_assert(wait_closed(fd, 3));
+		free(r);
+		close(fd);
+	}
+
 	fd = tcp_connect();
 	send_str(fd, "CHECK RSPAMC/1.3\r\nContent-length: 4\r\nRcpt: <a@b>\r\n\r\nbody");
 	{
