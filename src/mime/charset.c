@@ -13,15 +13,17 @@
  */
 #include "mime/mime_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unicode/ucnv.h>
 #include <unicode/ucsdet.h>
 
 #include "core/pool.h"
+#include "core/xmalloc.h"
 
 #define CONV_CACHE_SIZE 16
 #define CHARSET_NAME_MAX 48
-#define DETECT_MAX_BYTES (64 * 1024)
+#define DETECT_MAX_BYTES (8 * 1024)
 #define DETECT_MIN_CONFIDENCE 10
 
 struct conv_entry {
@@ -214,7 +216,20 @@ charset_detect(const char *in, size_t len)
 	const UCharsetMatch **all;
 	int32_t n, i;
 
-	len = MIN(len, DETECT_MAX_BYTES);
+	/*
+	 * ucsdet costs tens of ns per byte per recognizer; only 8-bit bytes
+	 * tell charsets apart, so the window starts near the first of them.
+	 */
+	if (len > DETECT_MAX_BYTES) {
+		size_t skip = 0;
+
+		while (skip < len - DETECT_MAX_BYTES &&
+		    (unsigned char)in[skip] < 0x80)
+			skip++;
+		skip -= MIN(skip, 64);
+		in += skip;
+		len = MIN(len - skip, DETECT_MAX_BYTES);
+	}
 	if (detector == NULL) {
 		detector = ucsdet_open(&err);
 		if (U_FAILURE(err)) {
@@ -241,39 +256,53 @@ charset_detect(const char *in, size_t len)
 /*
  * Converts with `conv`; with `strict`, returns NULL on the first invalid
  * sequence instead of substituting U+FFFD. *oom_r is set at the pool cap.
+ * ICU writes into a per-thread scratch buffer sized for the worst case, and
+ * only the exact result is copied to the pool: pool memory is zeroed, and
+ * zeroing three times the input for every part was a measurable cost.
  */
+static _Thread_local char *conv_scratch;
+static _Thread_local size_t conv_scratch_size;
+
+#define CONV_SCRATCH_KEEP (1024 * 1024)
+
 static char *
 conv_run(struct pool *pool, UConverter *conv, bool strict, const char *in,
     size_t len, size_t *out_len_r, bool *oom_r)
 {
 	UErrorCode err = U_ZERO_ERROR;
-	int32_t cap = (int32_t)(len * 3 + 4), n;
-	char *out;
+	size_t cap = len * 3 + 4;
+	int32_t n = 0;
+	char *out = NULL;
 
-	ucnv_reset(conv);
 	ucnv_setToUCallBack(conv, strict ? UCNV_TO_U_CALLBACK_STOP :
 	    UCNV_TO_U_CALLBACK_SUBSTITUTE, NULL, NULL, NULL, &err);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		out = pool_alloc(pool, (size_t)cap + 1);
-		if (out == NULL) {
-			*oom_r = true;
-			return NULL;
+		if (conv_scratch_size < cap) {
+			conv_scratch = xrealloc(conv_scratch, cap);
+			conv_scratch_size = cap;
 		}
 		err = U_ZERO_ERROR;
 		ucnv_reset(conv);
-		n = ucnv_toAlgorithmic(UCNV_UTF8, conv, out, cap, in,
-		    (int32_t)len, &err);
+		n = ucnv_toAlgorithmic(UCNV_UTF8, conv, conv_scratch,
+		    (int32_t)cap, in, (int32_t)len, &err);
 		if (err == U_BUFFER_OVERFLOW_ERROR) {
-			cap = n + 1;
+			cap = (size_t)n + 1;
 			continue;
 		}
 		if (U_FAILURE(err))
-			return NULL;
-		out[n] = '\0';
+			break;
+		out = pool_strndup(pool, conv_scratch, (size_t)n);
+		if (out == NULL)
+			*oom_r = true;
 		*out_len_r = (size_t)n;
-		return out;
+		break;
 	}
-	return NULL;
+	if (conv_scratch_size > CONV_SCRATCH_KEEP) {
+		free(conv_scratch);
+		conv_scratch = NULL;
+		conv_scratch_size = 0;
+	}
+	return out;
 }
 
 static char *
