@@ -29,7 +29,7 @@ int buf_append(struct buf *buf, const void *data, size_t len);
 int buf_append_cstr(struct buf *buf, const char *s);
 int buf_putc(struct buf *buf, char c);
 int buf_printf(struct buf *buf, const char *fmt, ...) PRINTF_LIKE(2, 3);
-int buf_vprintf(struct buf *buf, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *buf, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 /* Ensure room for `extra` more bytes; returns -1 past max. */
 int buf_reserve(struct buf *buf, size_t extra);
 /* Drop the first n bytes (consumed input). */

@@ -18,7 +18,7 @@ obj_emit_json_double(struct buf *out, double d)
 {
 	if (!isfinite(d))
 		d = 0.0;
-	if (d == (double)(int64_t)d && fabs(d) < 1e15)
+	if (fabs(d) < 1e15 && d == (double)(int64_t)d)
 		return buf_printf(out, "%.1f", d);
 	return buf_printf(out, "%f", d);
 }

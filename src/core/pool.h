@@ -37,7 +37,7 @@ void *pool_memdup(struct pool *pool, const void *p, size_t n);
 char *pool_strndup(struct pool *pool, const char *s, size_t n);
 char *pool_strdup(struct pool *pool, const char *s);
 char *pool_printf(struct pool *pool, const char *fmt, ...) PRINTF_LIKE(2, 3);
-char *pool_vprintf(struct pool *pool, const char *fmt, va_list ap);
+char *pool_vprintf(struct pool *pool, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 
 void pool_add_destructor(struct pool *pool, void (*fn)(void *), void *arg);
 

@@ -57,7 +57,7 @@ int log_level_parse(const char *name, enum log_level *level_r);
 void log_msg(enum log_level level, const char *component, const char *id,
     const char *fmt, ...) PRINTF_LIKE(4, 5);
 void log_vmsg(enum log_level level, const char *component, const char *id,
-    const char *fmt, va_list ap);
+    const char *fmt, va_list ap) PRINTF_LIKE(4, 0);
 
 void log_error(const char *component, const char *id, const char *fmt, ...) PRINTF_LIKE(3, 4);
 void log_warn(const char *component, const char *id, const char *fmt, ...) PRINTF_LIKE(3, 4);
