@@ -571,9 +571,17 @@ http_server_stop_accepting(struct http_server *srv,
 	srv->done_ud = ud;
 	set_listening(srv, false);
 	ev_timer_stop(srv->loop, &srv->backoff);
+	/*
+	 * Idle keep-alive connections may be closed at any time, clients
+	 * expect that. A connection that has not yet sent its first request
+	 * is different: closing it would fail a request the client has
+	 * already committed to (during a reload, the old worker may have
+	 * accepted it an instant before stopping). It gets its request
+	 * answered, with "Connection: close", or meets the read timeout.
+	 */
 	for (hc = srv->conns; hc != NULL; hc = next) {
 		next = hc->next;
-		if (hc->req == NULL && hc->c != NULL &&
+		if (hc->req == NULL && hc->c != NULL && hc->n_requests > 0 &&
 		    !http_parser_in_progress(hc->parser) &&
 		    conn_output_pending(hc->c) == 0)
 			hc_close(hc);
