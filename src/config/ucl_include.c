@@ -96,8 +96,8 @@ ucl_include_path(struct ucl_parser *P, struct ucl_chunk *c, struct obj *target,
     const char *at)
 {
 	struct ucl_chunk child;
-	char *rp, *data;
-	size_t len;
+	char *rp, *data = NULL;
+	size_t len = 0;
 	int r;
 
 	if ((P->flags & UCL_FLAG_NO_FILES) != 0)
