@@ -87,10 +87,8 @@ struct rspamc_opts {
 	size_t n_excludes;
 	struct rspamc_header *headers;
 	size_t n_headers;
-	long weight;
-	long flag;
-	bool has_weight;
-	bool has_flag;
+	char *weight;   /* -w, validated as an integer */
+	char *flag;     /* -f, validated as an integer */
 	bool pass_all;
 	bool raw;
 	bool extended_urls;

@@ -314,12 +314,30 @@ set_flag(struct rspamc_opts *o, int c)
 	return 0;
 }
 
+/* -w, -f, -t, -n; -1 on a bad value. */
+static int
+set_number(struct rspamc_opts *o, int c, const char *arg)
+{
+	long v;
+
+	if (c == 't')
+		return parse_double(arg, &o->timeout);
+	if (parse_long(arg, c == 'n' ? 0 : -2147483647L, 2147483647L, &v) < 0)
+		return -1;
+	if (c == 'w' || c == 'f') {
+		set_str(c == 'w' ? &o->weight : &o->flag, arg);
+	} else {
+		o->max_requests = v == 0 ? RSPAMC_DEFAULT_MAX_REQUESTS :
+		    (unsigned)MIN(v, 1024);
+	}
+	return 0;
+}
+
 /* Returns 0, 1 (help printed) or -1 with *error_r. */
 static int
 handle_option(struct rspamc_opts *o, int c, const char *arg, char **error_r)
 {
 	char **slot = string_slot(o, c);
-	long v;
 
 	if (slot != NULL) {
 		set_str(slot, arg);
@@ -337,24 +355,10 @@ handle_option(struct rspamc_opts *o, int c, const char *arg, char **error_r)
 		return 0;
 	case 'w':
 	case 'f':
-		if (parse_long(arg, -2147483647L, 2147483647L, &v) < 0)
-			break;
-		if (c == 'w') {
-			o->weight = v;
-			o->has_weight = true;
-		} else {
-			o->flag = v;
-			o->has_flag = true;
-		}
-		return 0;
 	case 't':
-		if (parse_double(arg, &o->timeout) < 0)
-			break;
-		return 0;
 	case 'n':
-		if (parse_long(arg, 0, 1024, &v) < 0)
+		if (set_number(o, c, arg) < 0)
 			break;
-		o->max_requests = v == 0 ? RSPAMC_DEFAULT_MAX_REQUESTS : (unsigned)v;
 		return 0;
 	case OPT_HEADER:
 		if (add_header(o, arg) < 0)
@@ -434,7 +438,8 @@ rspamc_opts_deinit(struct rspamc_opts *o)
 	char **strs[] = {
 		&o->connect, &o->password, &o->ip, &o->from, &o->user,
 		&o->deliver, &o->helo, &o->hostname, &o->classifier,
-		&o->fuzzy_symbol, &o->user_agent, &o->exec,
+		&o->fuzzy_symbol, &o->user_agent, &o->exec, &o->weight,
+		&o->flag,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)

@@ -223,6 +223,8 @@ rspamc_request_headers(const struct rspamc_opts *opts,
 	n = add_hdr(h, n, max, "Raw", opts->raw ? "yes" : NULL);
 	n = add_hdr(h, n, max, "URL-Format", opts->extended_urls ? "extended" : NULL);
 	n = add_hdr(h, n, max, "Classifier", opts->classifier);
+	n = add_hdr(h, n, max, "Weight", opts->weight);
+	n = add_hdr(h, n, max, "Flag", opts->flag);
 	n = add_hdr(h, n, max, "Symbol", opts->fuzzy_symbol);
 	for (size_t i = 0; i < opts->n_headers; i++)
 		n = add_hdr(h, n, max, opts->headers[i].name, opts->headers[i].value);
