@@ -305,8 +305,26 @@ struct rspamc_run {
 	size_t n;
 	size_t next_print;
 	double start;
+	double *finish_times; /* completion times, in completion order */
+	size_t n_finished;
 	int exit_code;
 };
+
+/*
+ * When item `i` was started: http_client_run_many() starts jobs in order
+ * with at most max_parallel open, so item i starts as the (i-P+1)-th
+ * completion frees a slot. The client has no start hook; this is exact up
+ * to the scheduling delay inside the client.
+ */
+static double
+item_start(const struct rspamc_run *run, size_t i)
+{
+	size_t p = run->opts->max_requests;
+
+	if (i < p || i - p >= run->n_finished)
+		return run->start;
+	return run->finish_times[i - p];
+}
 
 /* Splits on blanks: enough for "-e 'cmd arg'" without shell quoting.
  * Returns a NULL-terminated vector pointing into *copy_r (both heap). */
@@ -400,10 +418,12 @@ job_done(struct http_client_job *job, void *ud)
 	struct rspamc_item *it = job->user;
 	struct rspamc_reply reply = { 0 };
 	char *io_error = NULL;
+	double now = now_seconds();
 
 	reply.name = it->name;
 	reply.is_file = it->is_file;
-	reply.elapsed = now_seconds() - run->start;
+	reply.elapsed = now - item_start(run, (size_t)(it - run->items));
+	run->finish_times[run->n_finished++] = now;
 	if (job->result < 0) {
 		io_error = io_error_text(job->error);
 		reply.io_error = io_error;
@@ -471,8 +491,12 @@ run_batch(struct rspamc_run *run, const char *target)
 	}
 	if (r == 0) {
 		run->start = now_seconds();
+		run->n_finished = 0;
+		run->finish_times = xcalloc(run->n, sizeof(*run->finish_times));
 		(void)http_client_run_many(jobs, run->n, run->opts->max_requests,
 		    job_done, run);
+		free(run->finish_times);
+		run->finish_times = NULL;
 	}
 	for (size_t i = 0; i < run->n; i++)
 		buf_deinit(&run->items[i].body);
