@@ -40,6 +40,8 @@ struct expr;
  * Called once per atom occurrence, in text order. `atom` is not
  * NUL-terminated (use `len`). Returns 0 and sets *atom_data_r (may be NULL),
  * or -1 with a heap *error_r which becomes part of expr_parse's error.
+ * When parsing fails, data already returned for earlier atoms is not handed
+ * back: keep it somewhere you free yourself (a table indexed by the data).
  */
 typedef int expr_atom_fn(const char *atom, size_t len, void *ud,
     void **atom_data_r, char **error_r);
