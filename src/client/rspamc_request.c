@@ -473,6 +473,7 @@ prepare_item(struct rspamc_run *run, struct rspamc_item *it,
 	job->body = it->body.data != NULL ? it->body.data : "";
 	job->body_len = it->body.len;
 	job->user = it;
+	job->http10 = true;
 	return 0;
 }
 

@@ -178,9 +178,9 @@ build_head(struct cjob *cj)
 	size_t i;
 
 	buf_init(&cj->head, 0);
-	buf_printf(&cj->head, "%s %s HTTP/1.1\r\n", method,
-	    job->path != NULL ? job->path : "/");
-	if (!has_header(job, "Host"))
+	buf_printf(&cj->head, "%s %s HTTP/1.%d\r\n", method,
+	    job->path != NULL ? job->path : "/", job->http10 ? 0 : 1);
+	if (!job->http10 && !has_header(job, "Host"))
 		buf_printf(&cj->head, "Host: %s\r\n",
 		    cj->is_unix ? "localhost" : job->target);
 	if (!has_header(job, "Connection"))

@@ -66,6 +66,7 @@ struct http_client_job {
 	const void *body;
 	size_t body_len;
 	void *user;
+	bool http10;      /* send "HTTP/1.0" and no Host, as rspamc 3.4 does */
 	/* output */
 	int result;                        /* 0 ok, -1 failed (see error) */
 	struct http_client_response resp;  /* when result == 0; caller frees */

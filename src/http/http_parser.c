@@ -589,7 +589,14 @@ response_has_no_body(const struct http_parser *p)
 {
 	int s = p->msg.status;
 
-	return p->no_body_next || (s >= 100 && s < 200) || s == 204 || s == 304;
+	/*
+	 * RFC 9110 gives 204 no body, but Rspamd answers "204 ... learn
+	 * conditions denied" with a JSON body and a Content-Length, and its
+	 * clients print that body: honour an explicit length on 204.
+	 */
+	if (s == 204)
+		return p->no_body_next || http_message_header(&p->msg, "Content-Length") == NULL;
+	return p->no_body_next || (s >= 100 && s < 200) || s == 304;
 }
 
 static int
