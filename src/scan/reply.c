@@ -9,7 +9,7 @@
 #include "core/obj.h"
 #include "mime/message.h"
 #include "scan/actions.h"
-#include "scan/symbols.h"
+#include "scan/engine.h"
 #include "scan/task.h"
 
 #include <string.h>
@@ -123,8 +123,8 @@ groups_obj(const struct scan_task *task)
 	struct obj *groups = obj_new_object();
 
 	for (const struct scan_symbol *s = task->symbols; s != NULL; s = s->next) {
-		const struct symbol_def *d = symbol_def_find(s->name);
-		const char *gname = d != NULL ? d->group : "ungrouped";
+		const struct symbol_info *si = scan_engine_symbol(task->engine, s->name);
+		const char *gname = si != NULL && si->group != NULL ? si->group : "ungrouped";
 		struct obj *g = obj_lookup(groups, gname), *score;
 
 		if (g == NULL) {

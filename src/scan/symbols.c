@@ -5,9 +5,7 @@
  * dashboards and score overrides written for Rspamd keep working.
  */
 #include "scan/symbols.h"
-#include "config/config.h"
 #include "core/common.h"
-#include "core/obj.h"
 
 #include <string.h>
 
@@ -47,6 +45,7 @@ static const struct symbol_def builtin_symbols[] = {
 	{ "R_SUSPICIOUS_URL", 5.0, "url", "URL is obfuscated" },
 	{ "HFILTER_URL_ONLY", 2.2, "url", "URL only in body" },
 	{ "R_NO_SPACE_IN_FROM", 1.0, "headers", "No space between display name and address in From" },
+	{ "TASK_TIMEOUT", 0.0, "engine", "Time budget ran out: some rules were skipped" },
 };
 
 const struct symbol_def *
@@ -59,49 +58,8 @@ symbol_def_find(const char *name)
 	return NULL;
 }
 
-/* symbols { NAME {...} } at top level, or inside any group "X" { symbols {} }. */
-static const struct obj *
-symbol_config(const struct config *cfg, const char *name)
+const struct symbol_def *
+symbol_builtin_at(size_t i)
 {
-	const struct obj *s, *groups, *g;
-
-	if (cfg == NULL || cfg->root == NULL)
-		return NULL;
-	s = obj_lookup(obj_lookup(cfg->root, "symbols"), name);
-	if (s != NULL)
-		return s;
-	groups = obj_lookup(cfg->root, "group");
-	for (g = obj_first(groups); g != NULL; g = g->next) {
-		s = obj_lookup(obj_lookup(g, "symbols"), name);
-		if (s != NULL)
-			return s;
-	}
-	return NULL;
-}
-
-double
-symbol_weight(const struct config *cfg, const char *name)
-{
-	const struct obj *s = symbol_config(cfg, name);
-	const struct symbol_def *d;
-	double w;
-
-	if (s != NULL && (obj_get_double(obj_lookup(s, "weight"), &w) == 0 ||
-			     obj_get_double(obj_lookup(s, "score"), &w) == 0))
-		return w;
-	d = symbol_def_find(name);
-	return d != NULL ? d->weight : 0.0;
-}
-
-const char *
-symbol_description(const struct config *cfg, const char *name)
-{
-	const struct obj *s = symbol_config(cfg, name);
-	const char *desc = obj_get_string(obj_lookup(s, "description"));
-	const struct symbol_def *d;
-
-	if (desc != NULL)
-		return desc;
-	d = symbol_def_find(name);
-	return d != NULL ? d->description : NULL;
+	return i < ARRAY_SIZE(builtin_symbols) ? &builtin_symbols[i] : NULL;
 }

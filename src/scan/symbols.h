@@ -1,15 +1,12 @@
 /*
- * symbols.h - the registry of symbols the built-in checks can insert:
- * name, default weight, group and description.
- *
- * Weights may be overridden from the config: a `symbols { NAME { weight =
- * N; } }` section, or `group "NAME" { symbols { ... } }` as Rspamd's
- * groups.conf and scores.d files write them.
+ * symbols.h - the symbols the built-in checks insert: name, default weight,
+ * group and description. The engine registers them; the config may
+ * override them like any other symbol.
  */
 #ifndef SCAN_SYMBOLS_H
 #define SCAN_SYMBOLS_H
 
-struct config;
+#include <stddef.h>
 
 struct symbol_def {
 	const char *name;
@@ -20,10 +17,7 @@ struct symbol_def {
 
 /* Built-in definition, or NULL. */
 const struct symbol_def *symbol_def_find(const char *name);
-
-/* Weight for `name` under `cfg` (config override, else built-in, else 0). */
-double symbol_weight(const struct config *cfg, const char *name);
-/* Description (config, else built-in), or NULL. */
-const char *symbol_description(const struct config *cfg, const char *name);
+/* The i-th built-in definition, NULL past the end. */
+const struct symbol_def *symbol_builtin_at(size_t i);
 
 #endif

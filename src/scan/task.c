@@ -13,9 +13,10 @@
 #include "log/log.h"
 #include "mime/message.h"
 #include "scan/actions.h"
-#include "scan/checks.h"
-#include "scan/symbols.h"
+#include "scan/engine.h"
+#include "scan/engine_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,9 @@ wall_now(void)
 }
 
 struct scan_task *
-scan_task_new(struct config *cfg, const char *data, size_t len)
+scan_task_new(const struct scan_engine *engine, const char *data, size_t len)
 {
+	struct config *cfg = scan_engine_config(engine);
 	size_t cap = cfg->max_message > SIZE_MAX / TASK_POOL_FACTOR ?
 	    SIZE_MAX : cfg->max_message * TASK_POOL_FACTOR;
 	struct pool *pool = pool_new(MAX(cap, TASK_POOL_MIN));
@@ -46,11 +48,13 @@ scan_task_new(struct config *cfg, const char *data, size_t len)
 	static unsigned counter;
 
 	task->pool = pool;
+	task->engine = engine;
 	task->cfg = config_ref(cfg);
 	task->data = data;
 	task->len = len;
 	task->action = "no action";
 	task->start_real = wall_now();
+	task->deadline = task->start_real + (cfg->task_timeout > 0 ? cfg->task_timeout : 8.0);
 	counter++;
 	snprintf(task->id, sizeof(task->id), "%06x",
 	    ((counter * 2654435761u) ^ ((unsigned)getpid() << 12)) & 0xffffffu);
@@ -110,25 +114,65 @@ scan_task_insert(struct scan_task *task, const char *name, double factor,
     const char *option)
 {
 	struct scan_symbol *sym = (struct scan_symbol *)scan_task_find_symbol(task, name);
+	const struct symbol_info *si = scan_engine_symbol(task->engine, name);
+	double weight = si != NULL ? si->weight : 0.0;
+	double score = (si != NULL && (si->flags & SYMBOL_FLAG_IGNORE)) ? 0.0 : weight * factor;
 
 	if (sym == NULL) {
 		sym = pool_alloc(task->pool, sizeof(*sym));
 		if (sym == NULL)
 			return NULL;
-		sym->name = name;
-		sym->weight = symbol_weight(task->cfg, name);
-		sym->score = sym->weight * factor;
-		sym->description = symbol_description(task->cfg, name);
+		sym->name = pool_strdup(task->pool, name);
+		if (sym->name == NULL)
+			return NULL;
+		sym->weight = weight;
+		sym->score = score;
+		sym->description = si != NULL ? si->description : NULL;
 		if (task->symbols_tail != NULL)
 			task->symbols_tail->next = sym;
 		else
 			task->symbols = sym;
 		task->symbols_tail = sym;
 		task->n_symbols++;
+	} else if (si != NULL && (si->flags & SYMBOL_FLAG_MULTI)) {
+		sym->score += score;
+	} else if (fabs(score) > fabs(sym->score) &&
+		   !(si != NULL && (si->flags & SYMBOL_FLAG_ONE_SHOT))) {
+		/* Inserted again: the larger contribution stands (Rspamd). */
+		sym->score = score;
 	}
 	if (option != NULL)
 		scan_symbol_add_option(task, sym, option);
 	return sym;
+}
+
+void
+scan_task_remove_symbol(struct scan_task *task, const char *name, bool keep_score)
+{
+	struct scan_symbol *s, *prev = NULL;
+
+	for (s = task->symbols; s != NULL; prev = s, s = s->next) {
+		if (strcmp(s->name, name) != 0)
+			continue;
+		if (keep_score) {
+			/* The score stays in the total under a hidden entry. */
+			task->removed_score += s->score;
+		}
+		if (prev != NULL)
+			prev->next = s->next;
+		else
+			task->symbols = s->next;
+		if (task->symbols_tail == s)
+			task->symbols_tail = prev;
+		task->n_symbols--;
+		return;
+	}
+}
+
+bool
+scan_task_out_of_time(const struct scan_task *task)
+{
+	return wall_now() > task->deadline;
 }
 
 void
@@ -143,17 +187,44 @@ scan_task_set_pre_result(struct scan_task *task, const char *action,
 	task->pre_module = module;
 }
 
+/* Sum of scores, each group's positive total capped at its max_score. */
+static double
+total_score(const struct scan_task *task)
+{
+	const struct scan_engine *eng = task->engine;
+	double score = task->removed_score;
+	double *group_sum = NULL;
+
+	if (eng->n_groups != 0)
+		group_sum = pool_calloc(task->pool, eng->n_groups, sizeof(*group_sum));
+	for (const struct scan_symbol *s = task->symbols; s != NULL; s = s->next) {
+		const struct symbol_info *si = scan_engine_symbol(eng, s->name);
+		const struct engine_group *g = si != NULL && si->group != NULL ?
+		    engine_group_find(eng, si->group) : NULL;
+
+		if (g != NULL && g->max_score > 0 && s->score > 0 && group_sum != NULL) {
+			double *sum = &group_sum[g - eng->groups];
+			double room = g->max_score - *sum;
+
+			if (room <= 0)
+				continue;
+			score += MIN(s->score, room);
+			*sum += MIN(s->score, room);
+			continue;
+		}
+		score += s->score;
+	}
+	return score;
+}
+
 static void
 settle_action(struct scan_task *task)
 {
 	const struct config_actions *a = &task->cfg->actions;
-	double score = 0;
 
-	for (const struct scan_symbol *s = task->symbols; s != NULL; s = s->next)
-		score += s->score;
-	task->score = score;
+	task->score = total_score(task);
 	task->action = task->pre_action != NULL ? task->pre_action :
-	    actions_for_score(a, score);
+	    actions_for_score(a, task->score);
 	if (strcmp(task->action, "rewrite subject") == 0 && a->subject != NULL) {
 		const char *old = task->msg != NULL && task->msg->subject != NULL ?
 		    task->msg->subject : "";
@@ -183,13 +254,7 @@ scan_task_process(struct scan_task *task)
 			log_warn("task", task->id, "message not parsed: %s",
 			    task->parse_error != NULL ? task->parse_error : "unknown error");
 	}
-	if (check_gtube(task) == 0 || task->env.pass_all) {
-		if (task->msg != NULL) {
-			check_headers(task);
-			check_mime(task);
-			check_urls_html(task);
-		}
-	}
+	scan_engine_run(task->engine, task);
 	settle_action(task);
 	task->time_real = wall_now() - task->start_real;
 }

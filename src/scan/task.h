@@ -17,6 +17,13 @@
 struct config;
 struct mime_message;
 struct pool;
+struct scan_engine;
+
+/* A request header as the client sent it (HTTP, milter macro, SMTP). */
+struct scan_kv {
+	const char *name;
+	const char *value;
+};
 
 struct scan_envelope {
 	const char *ip;          /* client IP text, validated, or NULL */
@@ -35,6 +42,8 @@ struct scan_envelope {
 	bool skip;               /* do not process, reply "skipped" */
 	bool milter;
 	bool raw;                /* do not MIME-parse */
+	const struct scan_kv *req_headers; /* for task:get_request_header() */
+	size_t n_req_headers;
 };
 
 struct scan_symbol {
@@ -49,6 +58,7 @@ struct scan_symbol {
 
 struct scan_task {
 	struct pool *pool;
+	const struct scan_engine *engine; /* rules; outlives the task */
 	struct config *cfg;      /* one reference */
 	const char *data;        /* borrowed message bytes */
 	size_t len;
@@ -59,6 +69,7 @@ struct scan_task {
 	struct scan_symbol *symbols_tail;
 	size_t n_symbols;
 	double score;
+	double removed_score;    /* of symbols removed with their score kept */
 	const char *action;      /* final action name, set by scan_task_process */
 	const char *pre_action;  /* pre-result, if any */
 	const char *pre_message;
@@ -67,20 +78,29 @@ struct scan_task {
 	bool skipped;
 	double start_real;       /* wall clock seconds */
 	double time_real;        /* seconds spent in scan_task_process */
+	double deadline;         /* wall clock; rules after it are skipped */
+	unsigned rules_skipped;  /* by the time budget */
+	void *lua_task;          /* Lua module's per-task state, or NULL */
+	void *re_task;           /* regexp module's per-task match cache, or NULL */
 	char id[8];              /* short hex id for logs */
 };
 
-/* `data` is borrowed. Takes a new reference to cfg. */
-struct scan_task *scan_task_new(struct config *cfg, const char *data, size_t len);
+/*
+ * `data` is borrowed; `engine` must outlive the task. Takes a reference to
+ * the engine's config.
+ */
+struct scan_task *scan_task_new(const struct scan_engine *engine, const char *data,
+    size_t len);
 void scan_task_free(struct scan_task **task);
 
 /* Parse and run every check, then settle score and action. */
 void scan_task_process(struct scan_task *task);
 
 /*
- * Adds `name` with its configured weight (from the built-in table unless
- * the config overrides it) times `factor` (1.0 normally). Adding a symbol
- * twice keeps one entry and appends options. `option` may be NULL.
+ * Adds `name` with its weight from the engine (0 for an unknown name) times
+ * `factor` (1.0 normally). Adding a symbol twice keeps one entry with the
+ * larger contribution (or the sum for SYMBOL_FLAG_MULTI) and appends
+ * options. `option` may be NULL. `name` is copied into the task pool.
  */
 struct scan_symbol *scan_task_insert(struct scan_task *task, const char *name,
     double factor, const char *option);
@@ -92,6 +112,11 @@ const struct scan_symbol *scan_task_find_symbol(const struct scan_task *task,
 /* A pre-result decides the action regardless of score (e.g. GTUBE). */
 void scan_task_set_pre_result(struct scan_task *task, const char *action,
     const char *message, const char *module);
+
+/* Removes a symbol (composites consume their parts). */
+void scan_task_remove_symbol(struct scan_task *task, const char *name, bool keep_score);
+/* True once the task's time budget is spent. */
+bool scan_task_out_of_time(const struct scan_task *task);
 
 /* Writes the one-line result log (unless env.no_log). */
 void scan_task_log(const struct scan_task *task);

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "core/str.h"
 #include "log/log.h"
+#include "scan/engine.h"
 #include "worker/state_dir.h"
 #include "worker/supervisor.h"
 
@@ -85,7 +86,7 @@ parse_options(int argc, char **argv, struct options *o)
 }
 
 static int
-start(struct config *cfg, const struct options *o)
+start(struct config *cfg, struct scan_engine *engine, const struct options *o)
 {
 	char pidpath[4096];
 	char *err = NULL;
@@ -113,7 +114,7 @@ start(struct config *cfg, const struct options *o)
 			return 1;
 		}
 	}
-	return supervisor_run(cfg, o->conf, o->state_dir);
+	return supervisor_run(cfg, engine, o->conf, o->state_dir);
 }
 
 int
@@ -121,6 +122,7 @@ main(int argc, char **argv)
 {
 	struct options o = { "conf/rspamd.conf", NULL, false, false };
 	struct config *cfg = NULL;
+	struct scan_engine *engine;
 	char *err = NULL;
 
 	if (parse_options(argc, argv, &o) < 0)
@@ -130,10 +132,19 @@ main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
+	/* Rules are part of the config: a broken rule stops the start too. */
+	engine = scan_engine_new(cfg, &err);
+	if (engine == NULL) {
+		fprintf(stderr, "rspamd: config error: %s\n", err);
+		free(err);
+		config_unref(&cfg);
+		return 1;
+	}
 	if (o.config_test) {
 		printf("syntax OK\n");
+		scan_engine_free(&engine);
 		config_unref(&cfg);
 		return 0;
 	}
-	return start(cfg, &o);
+	return start(cfg, engine, &o);
 }

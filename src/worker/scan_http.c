@@ -15,6 +15,7 @@
 #include "http/http_server.h"
 #include "log/log.h"
 #include "scan/actions.h"
+#include "scan/engine.h"
 #include "scan/reply.h"
 #include "scan/task.h"
 
@@ -146,6 +147,25 @@ valid_ip(struct scan_task *task, const char *ip)
 	return NULL;
 }
 
+/* Every request header, for task:get_request_header() in Lua rules. */
+static void
+copy_request_headers(struct scan_task *task, const struct http_message *m)
+{
+	struct scan_kv *kv = pool_calloc(task->pool, m->n_headers + 1, sizeof(*kv));
+	size_t n = 0;
+
+	if (kv == NULL)
+		return;
+	for (unsigned i = 0; i < m->n_headers; i++) {
+		kv[n].name = str_dup_cstr(task->pool, m->headers[i].name);
+		kv[n].value = str_dup_cstr(task->pool, m->headers[i].value);
+		if (kv[n].name != NULL && kv[n].value != NULL)
+			n++;
+	}
+	task->env.req_headers = kv;
+	task->env.n_req_headers = n;
+}
+
 static void
 fill_envelope(struct scan_task *task, const struct http_message *m)
 {
@@ -184,6 +204,7 @@ fill_envelope(struct scan_task *task, const struct http_message *m)
 	h = http_message_header(m, "Log");
 	env->no_log |= h != NULL && str_case_eq_cstr(h->value, "no");
 	env->milter |= http_message_header(m, "Milter") != NULL;
+	copy_request_headers(task, m);
 }
 
 static void
@@ -213,8 +234,10 @@ reply_task(struct http_request *req, const struct http_message *m,
 }
 
 void
-scan_http_handle(struct http_request *req, struct config *cfg, enum scan_cmd cmd)
+scan_http_handle(struct http_request *req, const struct scan_engine *engine,
+    enum scan_cmd cmd)
 {
+	const struct config *cfg = scan_engine_config(engine);
 	struct http_message m;
 	struct scan_task *task;
 
@@ -226,7 +249,7 @@ scan_http_handle(struct http_request *req, struct config *cfg, enum scan_cmd cmd
 		http_reply_json_error(req, 500, "message is too big", "rspamd-task");
 		return;
 	}
-	task = scan_task_new(cfg, m.body != NULL ? m.body : "", m.body_len);
+	task = scan_task_new(engine, m.body != NULL ? m.body : "", m.body_len);
 	fill_envelope(task, &m);
 	if (cmd == SCAN_CMD_SKIP)
 		task->env.skip = true;

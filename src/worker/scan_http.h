@@ -11,6 +11,7 @@
 #include "core/str.h"
 
 struct config;
+struct scan_engine;
 struct http_request;
 
 enum scan_cmd {
@@ -35,7 +36,8 @@ struct scan_stats {
 extern struct scan_stats scan_stats;
 
 /* Runs the scan for `req` and replies (JSON, or legacy text). */
-void scan_http_handle(struct http_request *req, struct config *cfg, enum scan_cmd cmd);
+void scan_http_handle(struct http_request *req, const struct scan_engine *engine,
+    enum scan_cmd cmd);
 
 /* 200 text/plain "pong\r\n". */
 void scan_http_ping(struct http_request *req);

@@ -24,6 +24,7 @@
 #include "core/xmalloc.h"
 #include "event/listen.h"
 #include "log/log.h"
+#include "scan/engine.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -61,6 +62,7 @@ struct child {
 
 struct supervisor {
 	struct config *cfg;
+	struct scan_engine *engine;
 	const char *conf_path;
 	const char *state_dir;
 	struct listener *listeners;
@@ -209,6 +211,7 @@ child_main(struct supervisor *sv, const struct config_worker *wc, unsigned index
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
 	ctx.cfg = sv->cfg;
+	ctx.engine = sv->engine;
 	ctx.wcfg = wc;
 	ctx.fds = fds;
 	ctx.n_fds = n_fds;
@@ -357,6 +360,7 @@ static void
 reload(struct supervisor *sv)
 {
 	struct config *ncfg = NULL;
+	struct scan_engine *nengine;
 	char *err = NULL;
 
 	log_notice("main", NULL, "SIGHUP: reloading %s", sv->conf_path);
@@ -365,9 +369,17 @@ reload(struct supervisor *sv)
 		free(err);
 		return;
 	}
+	nengine = scan_engine_new(ncfg, &err);
+	if (nengine == NULL) {
+		log_error("main", NULL, "reload failed, keeping the running config: %s", err);
+		free(err);
+		config_unref(&ncfg);
+		return;
+	}
 	if (listeners_prepare(sv, ncfg, &err) < 0) {
 		log_error("main", NULL, "reload failed, keeping the running config: %s", err);
 		free(err);
+		scan_engine_free(&nengine);
 		config_unref(&ncfg);
 		/* Restore the marks of the running config. */
 		if (listeners_prepare(sv, sv->cfg, &err) < 0)
@@ -378,8 +390,11 @@ reload(struct supervisor *sv)
 		log_warn("main", NULL, "logging settings not applied: %s", err);
 		free(err);
 	}
+	/* Forked workers have their own copies: the old engine can go now. */
+	scan_engine_free(&sv->engine);
 	config_unref(&sv->cfg);
 	sv->cfg = ncfg;
+	sv->engine = nengine;
 	spawn_generation(sv);
 	signal_generation(sv, sv->generation, SIGTERM);
 	listeners_close_unused(sv);
@@ -445,17 +460,20 @@ supervisor_free(struct supervisor *sv)
 		sv->listeners[i].used = false;
 	listeners_close_unused(sv);
 	free(sv->listeners);
+	scan_engine_free(&sv->engine);
 	config_unref(&sv->cfg);
 }
 
 int
-supervisor_run(struct config *cfg, const char *conf_path, const char *state_dir)
+supervisor_run(struct config *cfg, struct scan_engine *engine, const char *conf_path,
+    const char *state_dir)
 {
 	struct supervisor sv;
 	char *err = NULL;
 
 	memset(&sv, 0, sizeof(sv));
 	sv.cfg = cfg;
+	sv.engine = engine;
 	sv.conf_path = conf_path;
 	sv.state_dir = state_dir;
 	sigemptyset(&sv.sigset);

@@ -17,11 +17,13 @@
 struct config;
 struct config_worker;
 struct ev_loop;
+struct scan_engine;
 
 struct worker_ctx {
 	struct ev_loop *loop;
 	struct config *cfg;               /* one reference held for the process */
 	const struct config_worker *wcfg; /* borrowed from cfg */
+	const struct scan_engine *engine; /* rules, built by the supervisor */
 	const int *fds;                   /* listening sockets of this worker */
 	size_t n_fds;
 	unsigned index;                   /* 0 .. count-1 among its siblings */

@@ -3,6 +3,7 @@
 #include "core/buf.h"
 #include "core/obj.h"
 #include "scan/actions.h"
+#include "scan/engine.h"
 #include "scan/reply.h"
 #include "scan/task.h"
 #include "test.h"
@@ -13,6 +14,7 @@
 #include <string.h>
 
 static struct config *cfg;
+static struct scan_engine *eng;
 
 static const char ham[] =
     "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\n"
@@ -23,7 +25,7 @@ static const char ham[] =
 static struct scan_task *
 scan(const char *msg)
 {
-	struct scan_task *t = scan_task_new(cfg, msg, strlen(msg));
+	struct scan_task *t = scan_task_new(eng, msg, strlen(msg));
 
 	scan_task_process(t);
 	return t;
@@ -153,6 +155,43 @@ test_replies(void)
 	test_end();
 }
 
+static void
+test_composites_and_groups(void)
+{
+	struct scan_engine *e2;
+	struct scan_task *t;
+	char *err = NULL;
+	const char *msg = "Subject: a\r\nSubject: b\r\n\r\nbody\r\n";
+	struct scan_engine *saved = eng;
+
+	test_begin("composites consume their parts, policies, group caps");
+	e2 = scan_engine_new(cfg, &err);
+	test_assert(e2 != NULL);
+	test_assert(scan_engine_add_composite(e2, "NO_FROM_NO_MID", "MISSING_FROM & MISSING_MID",
+	    5.0, "test", NULL, &err) == 0);
+	test_assert(scan_engine_add_composite(e2, "KEEP_DATE", "-MISSING_DATE & !MISSING_SUBJECT",
+	    1.0, NULL, NULL, &err) == 0);
+	test_assert(scan_engine_add_composite(e2, "NEVER", "MISSING_FROM & MISSING_SUBJECT",
+	    9.0, NULL, NULL, &err) == 0);
+	test_assert(scan_engine_add_composite(e2, "BAD", "A & (", 1.0, NULL, NULL, &err) < 0);
+	free(err);
+	scan_engine_set_group(e2, "headers", 3.0, NULL);
+	eng = e2;
+	t = scan(msg);
+	test_assert(scan_task_find_symbol(t, "NO_FROM_NO_MID") != NULL);
+	test_assert(scan_task_find_symbol(t, "MISSING_FROM") == NULL);
+	test_assert(scan_task_find_symbol(t, "MISSING_MID") == NULL);
+	test_assert(scan_task_find_symbol(t, "KEEP_DATE") != NULL);
+	test_assert(scan_task_find_symbol(t, "MISSING_DATE") != NULL);
+	test_assert(scan_task_find_symbol(t, "NEVER") == NULL);
+	/* headers group: MULTIPLE_UNIQUE_HEADERS 7 + MISSING_DATE 1 + ... capped at 3 */
+	test_assert(t->score < 3.0 + 5.0 + 1.0 + 0.01);
+	scan_task_free(&t);
+	eng = saved;
+	scan_engine_free(&e2);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -165,9 +204,16 @@ main(void)
 		printf("cannot load conf/rspamd.conf: %s\n", err);
 		return 1;
 	}
+	eng = scan_engine_new(cfg, &err);
+	if (eng == NULL) {
+		printf("cannot build the engine: %s\n", err);
+		return 1;
+	}
 	test_actions();
 	test_checks();
 	test_replies();
+	test_composites_and_groups();
+	scan_engine_free(&eng);
 	config_unref(&cfg);
 	return test_exit();
 }
