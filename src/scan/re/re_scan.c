@@ -199,11 +199,14 @@ scan_sa_body(struct match_ctx *c, struct scan_task *task)
 		p += mp->utf8 != NULL ? mp->utf8_len : 0;
 		*p++ = ' ';
 	}
-	for (char *q = buf; q < p; q++) {
-		if (*q == '\r' || *q == '\n')
-			*q = ' ';
+	/* a line break (CRLF, CR or LF) becomes one space */
+	char *w = buf;
+	for (const char *q = buf; q < p; q++) {
+		if (*q == '\r' && q + 1 < p && q[1] == '\n')
+			continue;
+		*w++ = (*q == '\r' || *q == '\n') ? ' ' : *q;
 	}
-	scan_input(c, RE_KIND_SA_BODY, buf, (size_t)(p - buf));
+	scan_input(c, RE_KIND_SA_BODY, buf, (size_t)(w - buf));
 }
 
 static void
