@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Invalid lines logged per file and load; the rest are only counted. */
 #define MAP_LOG_BAD_LINES 5
@@ -37,8 +38,10 @@ struct map {
 	char *name;
 	enum map_kind kind;
 	unsigned flags;
-	char *inline_text;      /* inline entries, one per line */
+	char *inline_text;      /* map text given inline (map_new_from_text) */
 	size_t inline_len;
+	char **inline_keys;     /* config array elements: each one whole key */
+	size_t n_inline;
 	struct map_source *files;
 	size_t n_files;
 	double interval;
@@ -148,6 +151,12 @@ rebuild(struct map *m, bool initial, char **error_r)
 
 	map_parse_text(m->inline_text, m->inline_len, m->kind == MAP_KIND_REGEXP,
 	    add_entry, &ctx);
+	for (size_t i = 0; i < m->n_inline; i++) {
+		struct str k = str_trim(str_from_cstr(m->inline_keys[i]));
+
+		if (k.len > 0)
+			add_entry(&ctx, k, STR_LIT(""), 0);
+	}
 	if (ctx.error != NULL) {
 		*error_r = ctx.error;
 		ret = -1;
@@ -173,14 +182,18 @@ rebuild(struct map *m, bool initial, char **error_r)
 	return 0;
 }
 
-static void
-append_inline(struct map *m, const char *s, size_t len)
+/*
+ * In a regexp map "/re/i" looks like a path: it is an inline pattern when
+ * the whole string has the /re/flags form and no such file exists
+ * ("file:///..." always means a file).
+ */
+static bool
+inline_regexp(const struct map *m, const char *s)
 {
-	m->inline_text = xrealloc(m->inline_text, m->inline_len + len + 2);
-	memcpy(m->inline_text + m->inline_len, s, len);
-	m->inline_len += len;
-	m->inline_text[m->inline_len++] = '\n';
-	m->inline_text[m->inline_len] = '\0';
+	size_t len = strlen(s);
+
+	return m->kind == MAP_KIND_REGEXP && map_regexp_key_end(s, len) == len &&
+	    access(s, F_OK) != 0;
 }
 
 /* Sorts one source string into a file or an inline entry. */
@@ -202,10 +215,13 @@ add_source(struct map *m, const struct obj *v, char **error_r)
 	}
 	if (strncmp(s, "file://", 7) == 0)
 		path = s + 7;
-	else if (s[0] == '/')
+	else if (s[0] == '/' && !inline_regexp(m, s))
 		path = s;
 	if (path == NULL) {
-		append_inline(m, v->v.s.ptr, v->v.s.len);
+		/* An array element is one whole key: header values have spaces. */
+		m->inline_keys = xrealloc(m->inline_keys,
+		    (m->n_inline + 1) * sizeof(*m->inline_keys));
+		m->inline_keys[m->n_inline++] = xstrdup(s);
 		return 0;
 	}
 	m->files = xrealloc(m->files, (m->n_files + 1) * sizeof(*m->files));
@@ -277,6 +293,9 @@ map_free(struct map **mp)
 	for (size_t i = 0; i < m->n_files; i++)
 		free(m->files[i].path);
 	free(m->files);
+	for (size_t i = 0; i < m->n_inline; i++)
+		free(m->inline_keys[i]);
+	free(m->inline_keys);
 	free(m->inline_text);
 	map_data_free(&m->data);
 	free(m->name);

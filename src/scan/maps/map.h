@@ -8,12 +8,16 @@
  * `#` starts a comment at the beginning of a line or after whitespace,
  * blank lines are ignored, and an entry may carry a value after the first
  * run of whitespace (`key value`), kept for callers that want per-entry
- * data. In regexp maps a key written `/re/flags` may contain spaces.
+ * data. A key in double quotes ("two words" value) may contain spaces, and
+ * so may a regexp map key written `/re/flags`.
  *
- * Sources: a string starting with "/" or "file://" is a file; "http://"
- * and "https://" are refused ("not supported yet"); anything else is an
- * inline entry. A file that is missing at load time leaves the map empty
- * (logged) and is picked up when it appears.
+ * Sources (config strings): one starting with "/" or "file://" is a file;
+ * "http://" and "https://" are refused ("not supported yet"); anything
+ * else is an inline entry, taken whole as one key (header values have
+ * spaces). In a regexp map, "/re/flags" is an inline pattern unless a file
+ * of that name exists ("file:///..." always means a file). A file that is
+ * missing at load time leaves the map empty (logged) and is picked up
+ * when it appears.
  *
  * Reloads are lazy: map_lookup*() stats the files at most once per watch
  * interval and rebuilds the whole map when one changed (inode, size or
@@ -45,8 +49,8 @@ enum map_kind {
 
 /*
  * Pure parser of map text: calls fn once per entry with the key (never
- * empty, no surrounding whitespace), the value (possibly empty) and the
- * 1-based line number. `regexp` enables the `/re/flags` key form. Returns
+ * empty; unquoted keys have no surrounding whitespace), the value (possibly
+ * empty) and the 1-based line number. `regexp` enables the `/re/flags` key form. Returns
  * the number of entries, or -1 as soon as fn returns -1.
  */
 typedef int map_entry_fn(void *ctx, struct str key, struct str value,

@@ -29,13 +29,8 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/*
- * End (exclusive) of a `/re/flags` key starting at line[0] == '/': the
- * first unescaped '/' followed by letters up to whitespace or the end of
- * the line. 0 when the line is not in that form.
- */
-static size_t
-regexp_key_end(const char *line, size_t len)
+size_t
+map_regexp_key_end(const char *line, size_t len)
 {
 	for (size_t q = 1; q < len; q++) {
 		size_t e;
@@ -75,6 +70,13 @@ parse_value(const char *p, size_t len)
 }
 
 static int
+emit(struct str key, struct str value, unsigned lineno, map_entry_fn *fn,
+    void *ctx)
+{
+	return fn(ctx, key, value, lineno) < 0 ? -1 : 1;
+}
+
+static int
 parse_line(const char *line, size_t len, bool regexp, unsigned lineno,
     map_entry_fn *fn, void *ctx)
 {
@@ -87,15 +89,24 @@ parse_line(const char *line, size_t len, bool regexp, unsigned lineno,
 	line += i;
 	len -= i;
 	if (regexp && line[0] == '/')
-		kend = regexp_key_end(line, len);
+		kend = map_regexp_key_end(line, len);
+	if (kend == 0 && line[0] == '"' && len > 2) {
+		/* "a key with spaces" value */
+		const char *q = memchr(line + 1, '"', len - 1);
+
+		if (q != NULL && q > line + 1) {
+			size_t qend = (size_t)(q - line);
+
+			return emit(str_make(line + 1, qend - 1),
+			    parse_value(line + qend + 1, len - qend - 1), lineno, fn, ctx);
+		}
+	}
 	if (kend == 0) {
 		while (kend < len && !is_ws(line[kend]))
 			kend++;
 	}
-	if (fn(ctx, str_make(line, kend), parse_value(line + kend, len - kend),
-	    lineno) < 0)
-		return -1;
-	return 1;
+	return emit(str_make(line, kend), parse_value(line + kend, len - kend),
+	    lineno, fn, ctx);
 }
 
 int

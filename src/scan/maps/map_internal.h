@@ -75,6 +75,13 @@ bool map_data_match(struct map_data *d, const char *key, size_t len,
 void map_data_free(struct map_data **d);
 
 /*
+ * End of a `/re/flags` key at the start of `line` (line[0] == '/'): the
+ * first unescaped '/' followed by letters up to whitespace or the end; 0
+ * when the line is not in that form.
+ */
+size_t map_regexp_key_end(const char *line, size_t len);
+
+/*
  * Reads a whole regular file into a heap buffer (NUL-terminated), with the
  * identity the watcher compares. -1 with errno set on failure.
  */

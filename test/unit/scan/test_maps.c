@@ -67,6 +67,10 @@ test_parser(void)
 	/* Without the regexp form, a slash key ends at whitespace. */
 	test_assert(map_parse_text("/a b/i\n", 7, false, collect, &s) == 1);
 	test_assert(strcmp(s.keys[0], "/a") == 0 && strcmp(s.values[0], "b/i") == 0);
+	s.n = 0;
+	test_assert(map_parse_text("\"Bad Mailer 1.0\" 5\n\"\"\n", 21, false, collect, &s) == 2);
+	test_assert(strcmp(s.keys[0], "Bad Mailer 1.0") == 0 && strcmp(s.values[0], "5") == 0);
+	test_assert(strcmp(s.keys[1], "\"\"") == 0);
 	test_assert(map_parse_text("", 0, false, collect, &s) == 0);
 	test_assert(map_parse_text("x", 1, false, collect, &s) == 1);
 	test_end();
@@ -265,11 +269,13 @@ test_sources(const char *dir)
 	snprintf(missing, sizeof(missing), "file://%s/missing.map", dir);
 	write_file(path, "# list\nfile.example\n");
 	obj_array_append(src, obj_new_string("inline.example"));
+	obj_array_append(src, obj_new_string("  with space "));
 	obj_array_append(src, obj_new_string(path));
 	obj_array_append(src, obj_new_string(missing));
 	m = map_new("src", MAP_KIND_STRING, 0, src, 0, &err);
-	test_assert(m != NULL && map_size(m) == 2);
+	test_assert(m != NULL && map_size(m) == 3);
 	test_assert(m != NULL && map_lookup_cstr(m, "inline.example", NULL));
+	test_assert(m != NULL && map_lookup_cstr(m, "With Space", NULL));
 	test_assert(m != NULL && map_lookup_cstr(m, "file.example", NULL));
 	/* the missing file appears: picked up on the next lookup */
 	snprintf(missing, sizeof(missing), "%s/missing.map", dir);
@@ -281,6 +287,12 @@ test_sources(const char *dir)
 	m = map_new("http", MAP_KIND_STRING, 0, src, 0, &err);
 	test_assert(m == NULL && err != NULL && strstr(err, "not supported yet") != NULL);
 	free(err);
+	obj_free(&src);
+	/* regexp maps: "/re/i" is a pattern, not a path */
+	src = obj_new_string("/vi?agra/i");
+	m = map_new("re", MAP_KIND_REGEXP, 0, src, 0, &err);
+	test_assert(m != NULL && map_lookup_cstr(m, "cheap VAGRA", NULL));
+	map_free(&m);
 	obj_free(&src);
 	unlink(path);
 	unlink(missing);
