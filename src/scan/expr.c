@@ -553,7 +553,7 @@ static double
 eval_node(const struct expr *e, size_t id, expr_value_fn *value_cb, void *ud)
 {
 	const struct node *n = &e->nodes[id];
-	const size_t *kids = e->kids + n->first_kid;
+	const size_t *kids = n->n_kids > 0 ? e->kids + n->first_kid : NULL;
 	double v = 0;
 	size_t i;
 
