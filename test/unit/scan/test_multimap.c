@@ -89,6 +89,12 @@ scan(const char *msg, const char *ip, const char *from, const char *rcpt)
 }
 
 static bool
+streq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static bool
 has(const struct scan_task *t, const char *sym, const char *option, double score)
 {
 	const struct scan_symbol *s = scan_task_find_symbol(t, sym);
@@ -162,28 +168,28 @@ test_types(void)
 	test_assert(scan_engine_symbol(eng, "ASN_RULE") == NULL);
 	test_assert(scan_engine_symbol(eng, "OFF") == NULL);
 	test_assert(scan_engine_symbol(eng, "FROM_DOM") != NULL &&
-	    strcmp(scan_engine_symbol(eng, "FROM_DOM")->group, "multimap") == 0);
+	    streq(scan_engine_symbol(eng, "FROM_DOM")->group, "multimap"));
 	scan_task_free(&t);
 	test_end();
 
 	test_begin("multimap: prefilter pre-results");
 	t = scan(msg_plain, "203.0.113.7", "x@addr.example", NULL);
 	test_assert(has(t, "IP_BL", "203.0.113.7", 0));
-	test_assert(strcmp(t->action, "reject") == 0);
-	test_assert(strcmp(t->pre_message, "Blocked by local IP blacklist") == 0);
-	test_assert(strcmp(t->pre_module, "multimap") == 0);
+	test_assert(streq(t->action, "reject"));
+	test_assert(streq(t->pre_message, "Blocked by local IP blacklist"));
+	test_assert(streq(t->pre_module, "multimap"));
 	test_assert(scan_task_find_symbol(t, "FROM_ADDR") == NULL); /* filters skipped */
 	scan_task_free(&t);
 	t = scan(msg_plain, "2001:db8:5::1", NULL, NULL);
-	test_assert(has(t, "IP_BL", "2001:db8:5::1", 0) && strcmp(t->action, "reject") == 0);
+	test_assert(has(t, "IP_BL", "2001:db8:5::1", 0) && streq(t->action, "reject"));
 	scan_task_free(&t);
 	t = scan(msg_plain, "::ffff:203.0.113.9", NULL, NULL);
-	test_assert(strcmp(t->action, "reject") == 0);
+	test_assert(streq(t->action, "reject"));
 	scan_task_free(&t);
 	t = scan(msg_plain, "192.0.2.1", "x@addr.example", NULL);
 	test_assert(has(t, "IP_OK", "192.0.2.1", 0));
-	test_assert(strcmp(t->action, "no action") == 0);
-	test_assert(strcmp(t->pre_message, "Matched map: IP_OK") == 0);
+	test_assert(streq(t->action, "no action"));
+	test_assert(streq(t->pre_message, "Matched map: IP_OK"));
 	scan_task_free(&t);
 	t = scan("Subject: hi\r\n\r\nx\r\n", "192.0.2.2", "X@Addr.Example", NULL);
 	test_assert(has(t, "FROM_ADDR", "X@Addr.Example", 1) && t->pre_action == NULL);
@@ -216,7 +222,7 @@ test_tutorial(void)
 	}
 	t = scan(hdr, "198.51.100.1", "a@trusted.example", NULL);
 	test_assert(has(t, "WHITELIST_DOMAIN", "trusted.example", -20));
-	test_assert(strcmp(t->action, "no action") == 0 && t->score <= -20);
+	test_assert(streq(t->action, "no action") && t->score <= -20);
 	scan_task_free(&t);
 	/* header From alone is enough */
 	t = scan(hdr, "198.51.100.1", "", NULL);
@@ -224,26 +230,26 @@ test_tutorial(void)
 	scan_task_free(&t);
 	t = scan("Subject: hi\r\n\r\nhello\r\n", "192.0.2.77", NULL, NULL);
 	test_assert(has(t, "WHITELIST_IP", "192.0.2.77", -20));
-	test_assert(strcmp(t->action, "no action") == 0);
+	test_assert(streq(t->action, "no action"));
 	scan_task_free(&t);
 	t = scan("Subject: hi\r\n\r\nhello\r\n", "203.0.113.7", NULL, NULL);
 	test_assert(has(t, "BLACKLIST_IP", "203.0.113.7", 20));
-	test_assert(strcmp(t->action, "reject") == 0);
-	test_assert(strcmp(t->pre_message, "Blocked by local blacklist") == 0);
+	test_assert(streq(t->action, "reject"));
+	test_assert(streq(t->pre_message, "Blocked by local blacklist"));
 	scan_task_free(&t);
 	t = scan("Subject: hi\r\n\r\nhello\r\n", "2001:db8:bad:1::2", "u@BAD.example", NULL);
 	test_assert(has(t, "BLACKLIST_IP", "2001:db8:bad:1::2", 20));
-	test_assert(strcmp(t->action, "reject") == 0);
+	test_assert(streq(t->action, "reject"));
 	scan_task_free(&t);
 	t = scan("Subject: hi\r\n\r\nhello\r\n", "198.51.100.1", "u@BAD.example", NULL);
 	test_assert(has(t, "BLACKLIST_DOMAIN", "BAD.example", 20));
-	test_assert(strcmp(t->action, "reject") == 0);
+	test_assert(streq(t->action, "reject"));
 	scan_task_free(&t);
 	test_end();
 
 	test_begin("blacklisted IP wins over a whitelisted sender");
 	t = scan(hdr, "203.0.113.7", "a@trusted.example", NULL);
-	test_assert(strcmp(t->action, "reject") == 0);
+	test_assert(streq(t->action, "reject"));
 	test_assert(scan_task_find_symbol(t, "BLACKLIST_IP") != NULL);
 	scan_task_free(&t);
 	test_end();
@@ -312,14 +318,14 @@ test_file_reload(void)
 		return;
 	}
 	t = scan("Subject: x\r\n\r\nx\r\n", NULL, "a@one.example", NULL);
-	test_assert(strcmp(t->action, "reject") == 0);
+	test_assert(streq(t->action, "reject"));
 	scan_task_free(&t);
 	write_file("bl.map", "two.example # moved\n");
 	t = scan("Subject: x\r\n\r\nx\r\n", NULL, "a@one.example", NULL);
 	test_assert(t->pre_action == NULL);
 	scan_task_free(&t);
 	t = scan("Subject: x\r\n\r\nx\r\n", NULL, "a@two.example", NULL);
-	test_assert(t->pre_action != NULL && strcmp(t->action, "reject") == 0);
+	test_assert(t->pre_action != NULL && streq(t->action, "reject"));
 	scan_task_free(&t);
 	unlink(path);
 	test_end();
