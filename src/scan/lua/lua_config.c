@@ -512,8 +512,6 @@ regexp_rule(lua_State *L, struct lua_engine *le, char **error_r)
 	return 0;
 }
 
-int lua_regexp_rules(struct lua_engine *le, char **error_r);
-
 int
 lua_regexp_rules(struct lua_engine *le, char **error_r)
 {

@@ -396,8 +396,6 @@ sym_stage(enum lua_sym_type t)
 	}
 }
 
-void lua_rule_run(struct scan_task *task, void *ud);
-
 static void
 register_syms(struct lua_engine *le)
 {
@@ -428,8 +426,6 @@ register_syms(struct lua_engine *le)
 	for (size_t i = 0; i + 1 < le->n_deps; i += 2)
 		scan_engine_add_dependency(le->eng, le->deps[i], le->deps[i + 1]);
 }
-
-int lua_regexp_rules(struct lua_engine *le, char **error_r);
 
 int
 lua_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r)

@@ -110,6 +110,10 @@ int lua_call_logged(lua_State *L, int nargs, int nres, const char *what,
 struct lua_sym *lua_sym_get(struct lua_engine *le, const char *name);
 struct lua_sym *lua_sym_new(struct lua_engine *le, const char *name);
 void lua_config_register(lua_State *L);
+/* Hands config['regexp'] to the regexp module (lua_config.c). */
+int lua_regexp_rules(struct lua_engine *le, char **error_r);
+/* The engine rule_fn of every Lua symbol; ud is its struct lua_sym. */
+void lua_rule_run(struct scan_task *task, void *ud);
 
 /* lua_task.c / lua_task_headers.c / lua_task_parts.c */
 void lua_task_register(lua_State *L);

@@ -108,8 +108,6 @@ condition_ok(lua_State *L, struct lua_sym *sym, struct scan_task *task,
 	return ok;
 }
 
-void lua_rule_run(struct scan_task *task, void *ud);
-
 void
 lua_rule_run(struct scan_task *task, void *ud)
 {

@@ -249,12 +249,12 @@ task_insert_result(lua_State *L)
 	const char *name = luaL_checkstring(L, a);
 	double mult = luaL_optnumber(L, a + 1, 1.0);
 	struct scan_symbol *sym;
-	char *copy = pool_strdup(task->pool, name);
 	int top = lua_gettop(L);
 
-	if (copy == NULL || !isfinite(mult))
+	if (!isfinite(mult))
 		return 0;
-	sym = scan_task_insert(task, copy, mult, NULL);
+	/* scan_task_insert copies the name into the task pool. */
+	sym = scan_task_insert(task, name, mult, NULL);
 	for (int i = a + 2; sym != NULL && i <= top; i++) {
 		size_t len;
 		const char *s;
