@@ -24,7 +24,7 @@ for bin in build-fuzz/fuzz/fuzz_*; do
 		done
 	fi
 	dict=""
-	[ -f "test/fuzz/$name.dict" ] && dict="-dict=test/fuzz/$name.dict"
+	[ -f "test/fuzz/$name.dict" ] && dict="-dict=$PWD/test/fuzz/$name.dict"
 	echo "fuzz: $name for ${SECONDS_EACH}s"
 	if ! (cd build-fuzz && "./fuzz/$name" $dict -max_total_time="$SECONDS_EACH" \
 		-max_len=262144 -rss_limit_mb=2048 -print_final_stats=1 "corpus-$name" \

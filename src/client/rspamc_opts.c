@@ -410,7 +410,8 @@ rspamc_opts_parse(int argc, char **argv, struct rspamc_opts *opts_r,
 	opts_r->timeout = RSPAMC_DEFAULT_TIMEOUT;
 	opts_r->max_requests = RSPAMC_DEFAULT_MAX_REQUESTS;
 	*error_r = NULL;
-	optind = 1;
+	/* 0, not 1: glibc then forgets the state of an earlier parse (tests parse many). */
+	optind = 0;
 	opterr = 0;
 	for (;;) {
 		idx = -1;

@@ -34,12 +34,18 @@ struct engine_composite {
 	struct expr *expr;
 };
 
+/* Atoms handed out while parsing, so a failed parse can free them. */
+struct comp_parse {
+	struct comp_atom **atoms;
+	size_t n, cap;
+};
+
 static int
 comp_atom_parse(const char *atom, size_t len, void *ud, void **data_r, char **error_r)
 {
+	struct comp_parse *cp = ud;
 	struct comp_atom *a = xcalloc(1, sizeof(*a));
 
-	(void)ud;
 	if (len > 0 && (atom[0] == '~' || atom[0] == '-' || atom[0] == '^')) {
 		a->policy = atom[0];
 		atom++;
@@ -56,6 +62,8 @@ comp_atom_parse(const char *atom, size_t len, void *ud, void **data_r, char **er
 		return -1;
 	}
 	a->symbol = xstrndup(atom, len);
+	cp->atoms = xgrow(cp->atoms, &cp->cap, cp->n + 1, sizeof(*cp->atoms));
+	cp->atoms[cp->n++] = a;
 	*data_r = a;
 	return 0;
 }
@@ -81,17 +89,25 @@ scan_engine_add_composite(struct scan_engine *eng, const char *name, const char 
 {
 	struct symbol_info si = { name, weight, group != NULL ? group : "composite", description, 0 };
 	struct engine_composite c;
+	struct comp_parse cp = { NULL, 0, 0 };
 	char *err = NULL;
 
-	c.expr = expr_parse(text, comp_atom_parse, NULL, &err);
+	c.expr = expr_parse(text, comp_atom_parse, &cp, &err);
 	if (c.expr == NULL) {
 		size_t n = strlen(name) + strlen(err) + 64;
+
+		for (size_t i = 0; i < cp.n; i++) {
+			free(cp.atoms[i]->symbol);
+			free(cp.atoms[i]);
+		}
+		free(cp.atoms);
 
 		*error_r = xmalloc(n);
 		snprintf(*error_r, n, "composite %s: %s", name, err);
 		free(err);
 		return -1;
 	}
+	free(cp.atoms);
 	c.name = xstrdup(name);
 	for (size_t i = 0; i < eng->n_composites; i++) {
 		if (strcmp(eng->composites[i].name, name) == 0) {

@@ -366,6 +366,9 @@ run_stage(const struct scan_engine *eng, struct scan_task *task, enum rule_stage
 			continue;
 		if (stage == RULE_STAGE_FILTER && task->pre_action != NULL && !task->env.pass_all)
 			continue;
+		/* An empty body has no content to judge (Rspamd answers {}). */
+		if (stage == RULE_STAGE_FILTER && task->len == 0)
+			continue;
 		if (scan_task_out_of_time(task)) {
 			task->rules_skipped++;
 			continue;

@@ -18,14 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * XXX: src/scan/engine_weak.c still has a weak lua_engine_init, which a
- * static link resolves to when nothing else pulls the Lua objects in;
- * referencing the rule runner forces them in (the strong definition then
- * wins). Remove once engine_weak.c drops lua_engine_init.
- */
-void lua_rule_run(struct scan_task *task, void *ud);
-void (*volatile lua_link_anchor)(struct scan_task *, void *) = lua_rule_run;
 
 static char dir[] = "/tmp/test_lua_XXXXXX";
 static char logpath[700];
