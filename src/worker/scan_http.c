@@ -18,6 +18,7 @@
 #include "scan/engine.h"
 #include "scan/reply.h"
 #include "scan/task.h"
+#include "worker/worker.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -253,7 +254,11 @@ scan_http_handle(struct http_request *req, const struct scan_engine *engine,
 	fill_envelope(task, &m);
 	if (cmd == SCAN_CMD_SKIP)
 		task->env.skip = true;
+	/* Rules check the time budget between them; the watchdog covers a rule
+	 * that never returns. */
+	worker_watchdog_arm(cfg->task_timeout * 2 + 2);
 	scan_task_process(task);
+	worker_watchdog_disarm();
 	scan_stats.scanned++;
 	scan_stats.total_time += task->time_real;
 	if (action_is_spam(task->action))

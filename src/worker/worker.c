@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 static const struct worker_type worker_types[] = {
 	{ "normal", worker_normal_run, true },
@@ -109,4 +111,48 @@ worker_install_signals(struct worker_ctx *ctx,
 	ev_unref(ctx->loop);
 	ev_unref(ctx->loop);
 	ev_unref(ctx->loop);
+}
+
+static void
+watchdog_fired(int sig)
+{
+	static const char msg[] = "worker watchdog: a scan ran far past its time budget, "
+	    "restarting this worker\n";
+
+	(void)sig;
+	/* Only async-signal-safe calls here: write(2) and _exit(2). */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing else to try */
+	}
+	_exit(3);
+}
+
+void
+worker_watchdog_arm(double seconds)
+{
+	static bool installed;
+	struct itimerval it;
+
+	if (!installed) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = watchdog_fired;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		installed = true;
+	}
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = (time_t)seconds;
+	it.it_value.tv_usec = (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+void
+worker_watchdog_disarm(void)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
 }

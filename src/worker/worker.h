@@ -46,6 +46,15 @@ const struct worker_type *worker_type_find(const char *name);
 void worker_install_signals(struct worker_ctx *ctx,
     void (*stop)(struct worker_ctx *ctx, void *ud), void *ud);
 
+/*
+ * Watchdog around synchronous CPU work (a scan): if it is still running
+ * `seconds` later (a Lua rule stuck in a loop that no time budget check
+ * can reach), the process logs and exits, and the supervisor starts a
+ * fresh worker. Disarm when the work is done.
+ */
+void worker_watchdog_arm(double seconds);
+void worker_watchdog_disarm(void);
+
 /* Seconds a stopping worker may spend finishing in-flight requests. */
 #define WORKER_STOP_GRACE 10.0
 

@@ -100,3 +100,26 @@ def test_second_instance_beside_the_first(daemon_factory):
     b = daemon_factory().start()
     assert a.ping(a.port) and b.ping(b.port)
     assert a.port != b.port
+
+
+def test_stuck_lua_rule_costs_one_request_not_the_worker(daemon_factory):
+    d = daemon_factory(workers=1, extra_local={
+        "options.inc": "task_timeout = 1s;\n",
+        "local.lua": ("rspamd_config.LOOPER = { callback = function(task)\n"
+                      "  if task:get_subject() == 'loop forever' then while true do end end\n"
+                      "  return false end, score = 1.0 }\n"),
+    }).start()
+    worker = [p for p in d.worker_pids()]
+    stuck = HAM.replace(b"Subject: lunch tomorrow", b"Subject: loop forever")
+    t = time.time()
+    try:
+        checkv2(d, stuck)
+    except (OSError, http.client.HTTPException):
+        pass  # the stuck worker was killed under this request
+    assert time.time() - t < 30
+    deadline = time.time() + 20
+    while time.time() < deadline and not d.ping(d.port):
+        time.sleep(0.2)
+    r, data = checkv2(d, HAM)
+    assert r.status == 200 and json.loads(data)["action"] == "no action"
+    assert set(worker) != set(d.worker_pids())
