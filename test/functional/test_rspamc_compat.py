@@ -1,7 +1,7 @@
 """Our rspamc against Debian's rspamd 3.4, compared with Debian's rspamc.
 
-A private Debian rspamd is started from a copy of /etc/rspamd with
-overrides: loopback ports picked at random, no proxy/fuzzy workers, DNS
+A private Debian rspamd (peer_rspamd.DebianRspamd) is started from a
+copy of /etc/rspamd with overrides: loopback ports picked at random, no proxy/fuzzy workers, DNS
 pointed at a local stub answering NXDOMAIN to everything (no network, no
 timeouts), logs in the temp dir. Both clients scan the same corpus
 messages and must print the same fields. Should a lookup still fail, the
@@ -16,34 +16,21 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import struct
 import subprocess
 import tempfile
-import threading
-import time
-import types
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from peer_rspamd import DEBIAN_RSPAMD, DebianRspamd, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("RSPAMD_BUILD", REPO / "build"))
 OUR_RSPAMC = BUILD / "bin" / "rspamc"
 DEBIAN_RSPAMC = Path("/usr/bin/rspamc")
-DEBIAN_RSPAMD = Path("/usr/bin/rspamd")
 CORPUS = Path(os.environ.get("CORPUS_DIR", REPO.parent / "shared" / "corpus"))
 
-START_TIMEOUT = 90  # seconds for rspamd to answer /ping
 RUN_TIMEOUT = 60
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def corpus_messages():
@@ -59,106 +46,19 @@ def corpus_messages():
 MESSAGES = corpus_messages()
 
 
-def ping(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/ping" % port, timeout=1) as r:
-            return r.read().strip() == b"pong"
-    except OSError:
-        return False
-
-
-class NxdomainDns:
-    """Answers every DNS query with NXDOMAIN at once, so lookups never time
-    out and every scan of a message gives the same symbols (with a dead
-    resolver, which lookups time out first varies from run to run)."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while True:
-            try:
-                q, addr = self.sock.recvfrom(4096)
-            except OSError:
-                return
-            if len(q) < 12:
-                continue
-            qd_end = 12
-            while qd_end < len(q) and q[qd_end] != 0:
-                qd_end += q[qd_end] + 1
-            qd_end += 5  # root label, QTYPE, QCLASS
-            flags = 0x8000 | (q[2] & 0x01) << 8 | 0x0080 | 3  # QR, RD, RA, NXDOMAIN
-            reply = q[:2] + struct.pack(">HHHHH", flags, 1, 0, 0, 0) + q[12:qd_end]
-            try:
-                self.sock.sendto(reply, addr)
-            except OSError:
-                pass
-
-    def close(self):
-        self.sock.close()
-
-
-def write_overrides(conf, tmp, normal_port, controller_port, dns_port):
-    (conf / "override.d" / "worker-normal.inc").write_text(
-        'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % normal_port)
-    (conf / "override.d" / "worker-controller.inc").write_text(
-        'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % controller_port)
-    (conf / "override.d" / "worker-proxy.inc").write_text("enabled = false;\n")
-    (conf / "override.d" / "worker-fuzzy.inc").write_text("enabled = false;\n")
-    (conf / "local.d" / "options.inc").write_text(
-        'dns { nameserver = ["127.0.0.1:%d"]; timeout = 0.5s; retransmits = 1; }\n'
-        % dns_port)
-    (conf / "override.d" / "logging.inc").write_text(
-        'type = "file";\nfilename = "%s/rspamd.log";\nlevel = "info";\n' % tmp)
-
-
 @pytest.fixture(scope="module")
 def debian_rspamd():
     if not DEBIAN_RSPAMD.exists() or not DEBIAN_RSPAMC.exists():
         pytest.skip("Debian rspamd/rspamc 3.4 not installed")
-    tmp = Path(tempfile.mkdtemp(prefix="rspamc-compat-"))
-    conf = tmp / "conf"
-    shutil.copytree("/etc/rspamd", conf)
-    for sub in ("db", "run"):
-        (tmp / sub).mkdir()
-    normal_port, controller_port = free_port(), free_port()
-    dns = NxdomainDns()
-    write_overrides(conf, tmp, normal_port, controller_port, dns.port)
-    cmd = [str(DEBIAN_RSPAMD), "-f", "-u", "root", "-g", "root", "-i",
-           "-c", str(conf / "rspamd.conf")]
-    for var, val in (("CONFDIR", conf), ("LOCAL_CONFDIR", conf),
-                     ("RUNDIR", tmp / "run"), ("DBDIR", tmp / "db"),
-                     ("LOGDIR", tmp)):
-        cmd += ["--var", "%s=%s" % (var, val)]
-    out = open(tmp / "stdout.txt", "wb")
-    proc = subprocess.Popen(cmd, cwd=tmp, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    peer = DebianRspamd(tempfile.mkdtemp(prefix="rspamc-compat-"), workers=1)
     try:
-        deadline = time.time() + START_TIMEOUT
-        while not (ping(normal_port) and ping(controller_port)):
-            if proc.poll() is not None or time.time() > deadline:
-                log = (tmp / "rspamd.log")
-                tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-                pytest.fail("Debian rspamd did not start (rc=%s):\n%s" % (proc.poll(), tail))
-            time.sleep(0.3)
-
-        yield types.SimpleNamespace(host="127.0.0.1", port=normal_port,
-                                    controller_port=controller_port)
+        peer.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
+        yield peer
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        out.close()
-        dns.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        peer.stop()
 
 
 @pytest.fixture(scope="module")
