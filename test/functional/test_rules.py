@@ -101,7 +101,7 @@ def test_rules_have_descriptions_and_groups(our_daemon):
 @pytest.mark.parametrize("weight", [0.0, 9.5])
 def test_local_weight_overrides_fitted(daemon_factory, weight):
     d = daemon_factory(extra_local={
-        "groups.conf": 'body { symbols { CLICK_HERE { weight = %.1f; } } }\n' % weight})
+        "groups.conf": 'group "body" { symbols { CLICK_HERE { weight = %.1f; } } }\n' % weight})
     d.start()
     r = check(d, SPAM)
     assert r["symbols"]["CLICK_HERE"]["score"] == pytest.approx(weight)
