@@ -54,3 +54,18 @@ def test_broken_lua_file_refuses_to_start(daemon_factory):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "local.lua:" in p.stderr
+
+
+def test_time_budget_skips_remaining_rules_and_says_so(daemon_factory):
+    slow = ("rspamd_config:register_symbol{ name = 'SLOW_PREFILTER', type = 'prefilter',\n"
+            "  callback = function(task)\n"
+            "    local util = require 'rspamd_util'\n"
+            "    local t0 = util.get_time()\n"
+            "    while util.get_time() - t0 < 1.3 do end\n"
+            "  end }\n")
+    d = daemon_factory(extra_local={"options.inc": "task_timeout = 1s;\n",
+                                    "local.lua": slow}).start()
+    j = json.loads(checkv2(d, NO_MID)[1])
+    assert "TASK_TIMEOUT" in j["symbols"]
+    assert "rules skipped" in j["symbols"]["TASK_TIMEOUT"]["options"][0]
+    assert "MISSING_MID" not in j["symbols"]
