@@ -124,31 +124,40 @@ scan_engine_add_composite(struct scan_engine *eng, const char *name, const char 
 	return 0;
 }
 
+static int
+composite_from_config(struct scan_engine *eng, const struct obj *c, char **error_r)
+{
+	const char *text = obj_get_string(c);
+	double score = 0.0;
+
+	if (text == NULL) {
+		text = obj_get_string(obj_lookup(c, "expression"));
+		obj_get_double(obj_lookup(c, "score"), &score);
+	}
+	if (text == NULL) {
+		size_t n = strlen(c->key) + 128;
+
+		*error_r = xmalloc(n);
+		snprintf(*error_r, n, "%s:%u: composite %s has no expression",
+		    c->file != NULL ? c->file : "config", c->line, c->key);
+		return -1;
+	}
+	return scan_engine_add_composite(eng, c->key, text, score,
+	    obj_get_string(obj_lookup(c, "description")),
+	    obj_get_string(obj_lookup(c, "group")), error_r);
+}
+
 int
 composites_load_config(struct scan_engine *eng, char **error_r)
 {
-	const struct obj *c;
+	const struct obj *it = NULL, *section;
 
-	for (c = obj_first(obj_lookup(eng->cfg->root, "composites")); c != NULL; c = c->next) {
-		const char *text = obj_get_string(c);
-		double score = 0.0;
-
-		if (text == NULL) {
-			text = obj_get_string(obj_lookup(c, "expression"));
-			obj_get_double(obj_lookup(c, "score"), &score);
+	/* A section written twice at one priority is an implicit array. */
+	while ((section = obj_iter_values(obj_lookup(eng->cfg->root, "composites"), &it)) != NULL) {
+		for (const struct obj *c = obj_first(section); c != NULL; c = c->next) {
+			if (c->key != NULL && composite_from_config(eng, c, error_r) < 0)
+				return -1;
 		}
-		if (text == NULL) {
-			size_t n = strlen(c->key) + 128;
-
-			*error_r = xmalloc(n);
-			snprintf(*error_r, n, "%s:%u: composite %s has no expression",
-			    c->file != NULL ? c->file : "config", c->line, c->key);
-			return -1;
-		}
-		if (scan_engine_add_composite(eng, c->key, text, score,
-			obj_get_string(obj_lookup(c, "description")),
-			obj_get_string(obj_lookup(c, "group")), error_r) < 0)
-			return -1;
 	}
 	return 0;
 }

@@ -214,22 +214,54 @@ apply_symbol_override(struct scan_engine *eng, const char *name, const struct ob
 	scan_engine_add_symbol(eng, &si);
 }
 
+/*
+ * A section written twice at one priority is an implicit array of objects:
+ * visit the members of each. Members without a key are not sections.
+ */
+static void
+each_member(const struct obj *section, void (*fn)(struct scan_engine *, const struct obj *),
+    struct scan_engine *eng)
+{
+	const struct obj *it = NULL, *v;
+
+	while ((v = obj_iter_values(section, &it)) != NULL) {
+		for (const struct obj *m = obj_first(v); m != NULL; m = m->next) {
+			if (m->key != NULL && v->type == OBJ_OBJECT)
+				fn(eng, m);
+		}
+	}
+}
+
+static void
+apply_group(struct scan_engine *eng, const struct obj *g)
+{
+	double max_score = 0.0;
+	const struct obj *it = NULL, *syms;
+
+	obj_get_double(obj_lookup(g, "max_score"), &max_score);
+	scan_engine_set_group(eng, g->key, max_score,
+	    obj_get_string(obj_lookup(g, "description")));
+	while ((syms = obj_iter_values(obj_lookup(g, "symbols"), &it)) != NULL) {
+		for (const struct obj *s = obj_first(syms); s != NULL; s = s->next) {
+			if (s->key != NULL)
+				apply_symbol_override(eng, s->key, s, g->key);
+		}
+	}
+}
+
+static void
+apply_symbol(struct scan_engine *eng, const struct obj *s)
+{
+	apply_symbol_override(eng, s->key, s, NULL);
+}
+
 static void
 apply_overrides(struct scan_engine *eng)
 {
-	const struct obj *root = eng->cfg->root, *g, *s;
+	const struct obj *root = eng->cfg->root;
 
-	for (g = obj_first(obj_lookup(root, "group")); g != NULL; g = g->next) {
-		double max_score = 0.0;
-
-		obj_get_double(obj_lookup(g, "max_score"), &max_score);
-		scan_engine_set_group(eng, g->key, max_score,
-		    obj_get_string(obj_lookup(g, "description")));
-		for (s = obj_first(obj_lookup(g, "symbols")); s != NULL; s = s->next)
-			apply_symbol_override(eng, s->key, s, g->key);
-	}
-	for (s = obj_first(obj_lookup(root, "symbols")); s != NULL; s = s->next)
-		apply_symbol_override(eng, s->key, s, NULL);
+	each_member(obj_lookup(root, "group"), apply_group, eng);
+	each_member(obj_lookup(root, "symbols"), apply_symbol, eng);
 }
 
 static struct engine_rule *
