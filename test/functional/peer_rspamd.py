@@ -65,7 +65,11 @@ class NxdomainDns:
                 qd_end += q[qd_end] + 1
             qd_end += 5  # root label, QTYPE, QCLASS
             flags = 0x8000 | (q[2] & 0x01) << 8 | 0x0080 | 3  # QR, RD, RA, NXDOMAIN
-            reply = q[:2] + struct.pack(">HHHHH", flags, 1, 0, 0, 0) + q[12:qd_end]
+            # rspamd's resolver sends EDNS and waits out its timeout for a
+            # reply that lacks the OPT record, so echo one back.
+            opt = b"\x00" + struct.pack(">HHIH", 41, 4096, 0, 0) if q[10:12] != b"\x00\x00" else b""
+            reply = (q[:2] + struct.pack(">HHHHH", flags, 1, 0, 0, 1 if opt else 0)
+                     + q[12:qd_end] + opt)
             try:
                 self.sock.sendto(reply, addr)
             except OSError:
