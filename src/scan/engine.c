@@ -11,6 +11,7 @@
 #include "scan/engine.h"
 #include "config/config.h"
 #include "core/obj.h"
+#include "core/pool.h"
 #include "core/strmap.h"
 #include "core/str.h"
 #include "core/xmalloc.h"
@@ -20,6 +21,7 @@
 #include "scan/symbols.h"
 #include "scan/task.h"
 
+#include <ev.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,6 +390,17 @@ scan_engine_free(struct scan_engine **engp)
 	free(eng);
 }
 
+static void engine_wait(struct scan_task *task);
+
+static void
+engine_timer_stop_cb(void *arg)
+{
+	struct scan_task *task = arg;
+
+	if (task->timer != NULL)
+		ev_timer_stop(task->loop, task->timer);
+}
+
 static void
 run_stage(const struct scan_engine *eng, struct scan_task *task, enum rule_stage stage)
 {
@@ -396,10 +409,11 @@ run_stage(const struct scan_engine *eng, struct scan_task *task, enum rule_stage
 
 		if (r->def.stage != stage)
 			continue;
-		if (stage == RULE_STAGE_FILTER && task->pre_action != NULL && !task->env.pass_all)
+		if ((stage == RULE_STAGE_FILTER || stage == RULE_STAGE_CLASSIFIER) &&
+		    task->pre_action != NULL && !task->env.pass_all)
 			continue;
 		/* An empty body has no content to judge (Rspamd answers {}). */
-		if (stage == RULE_STAGE_FILTER && task->len == 0)
+		if ((stage == RULE_STAGE_FILTER || stage == RULE_STAGE_CLASSIFIER) && task->len == 0)
 			continue;
 		if (scan_task_out_of_time(task)) {
 			task->rules_skipped++;
@@ -409,14 +423,25 @@ run_stage(const struct scan_engine *eng, struct scan_task *task, enum rule_stage
 	}
 }
 
-void
-scan_engine_run(const struct scan_engine *eng, struct scan_task *task)
+/* Pseudo stage between classifiers and postfilters. */
+#define STAGE_COMPOSITES (RULE_STAGE_CLASSIFIER + 100)
+
+static int
+stage_after(int stage)
 {
-	run_stage(eng, task, RULE_STAGE_PREFILTER);
-	run_stage(eng, task, RULE_STAGE_FILTER);
-	composites_run(eng, task);
-	run_stage(eng, task, RULE_STAGE_POSTFILTER);
-	run_stage(eng, task, RULE_STAGE_IDEMPOTENT);
+	switch (stage) {
+	case RULE_STAGE_PREFILTER: return RULE_STAGE_FILTER;
+	case RULE_STAGE_FILTER: return RULE_STAGE_CLASSIFIER;
+	case RULE_STAGE_CLASSIFIER: return STAGE_COMPOSITES;
+	case STAGE_COMPOSITES: return RULE_STAGE_POSTFILTER;
+	case RULE_STAGE_POSTFILTER: return RULE_STAGE_IDEMPOTENT;
+	default: return -1;
+	}
+}
+
+static void
+finish(const struct scan_engine *eng, struct scan_task *task)
+{
 	if (task->rules_skipped != 0) {
 		char opt[32];
 
@@ -427,4 +452,124 @@ scan_engine_run(const struct scan_engine *eng, struct scan_task *task)
 		if (eng->cfg->soft_reject_on_timeout)
 			scan_task_set_pre_result(task, "soft reject", "Processing timeout", "engine");
 	}
+	scan_task_finished(task);
+}
+
+/* Runs stages until one waits for asynchronous work or all are done. */
+static void
+advance(const struct scan_engine *eng, struct scan_task *task)
+{
+	while (task->next_stage >= 0) {
+		int stage = task->next_stage;
+
+		task->next_stage = stage_after(stage);
+		if (stage == STAGE_COMPOSITES)
+			composites_run(eng, task);
+		else
+			run_stage(eng, task, (enum rule_stage)stage);
+		if (task->n_pending != 0) {
+			task->waiting = true;
+			engine_wait(task);
+			return;
+		}
+	}
+	finish(eng, task);
+}
+
+void
+scan_engine_start(const struct scan_engine *eng, struct scan_task *task)
+{
+	task->next_stage = RULE_STAGE_PREFILTER;
+	advance(eng, task);
+}
+
+struct scan_pending {
+	struct scan_pending *next;
+	const char *subsystem;
+	void (*cancel)(void *ud);
+	void *ud;
+};
+
+struct scan_pending *
+scan_task_pending_add(struct scan_task *task, const char *subsystem,
+    void (*cancel)(void *ud), void *ud)
+{
+	struct scan_pending *p = pool_alloc(task->pool, sizeof(*p));
+
+	ASSERT(task->loop != NULL);
+	if (p == NULL)
+		return NULL;
+	p->subsystem = subsystem;
+	p->cancel = cancel;
+	p->ud = ud;
+	p->next = task->pending;
+	task->pending = p;
+	task->n_pending++;
+	return p;
+}
+
+static void
+engine_stop_timer(struct scan_task *task)
+{
+	if (task->timer != NULL)
+		ev_timer_stop(task->loop, task->timer);
+}
+
+void
+scan_task_pending_done(struct scan_task *task, struct scan_pending *p)
+{
+	struct scan_pending **pp;
+
+	for (pp = &task->pending; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			task->n_pending--;
+			break;
+		}
+	}
+	if (task->n_pending == 0 && task->waiting) {
+		task->waiting = false;
+		engine_stop_timer(task);
+		advance(task->engine, task);
+	}
+}
+
+/* The time budget ran out while waiting: give up on what is outstanding. */
+static void
+budget_expired(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct scan_task *task = w->data;
+
+	(void)loop;
+	(void)revents;
+	for (struct scan_pending *p = task->pending; p != NULL; p = p->next) {
+		log_warn("task", task->id, "%s request still pending at the time budget, dropped",
+		    p->subsystem);
+		task->rules_skipped++;
+		if (p->cancel != NULL)
+			p->cancel(p->ud);
+	}
+	task->pending = NULL;
+	task->n_pending = 0;
+	task->waiting = false;
+	advance(task->engine, task);
+}
+
+static void
+engine_wait(struct scan_task *task)
+{
+	ev_timer *t = task->timer;
+	double left = task->deadline - ev_now(task->loop);
+
+	if (t == NULL) {
+		t = pool_alloc(task->pool, sizeof(*t));
+		if (t == NULL)
+			return;
+		task->timer = t;
+		/* Freed with the pool: make sure it is never left running. */
+		pool_add_destructor(task->pool, engine_timer_stop_cb, task);
+	}
+	ev_timer_init(t, budget_expired, left > 0.001 ? left : 0.001, 0.);
+	t->data = task;
+	ev_timer_start(task->loop, t);
 }

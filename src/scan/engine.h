@@ -29,6 +29,7 @@ struct scan_task;
 enum rule_stage {
 	RULE_STAGE_PREFILTER,   /* settings, white/black lists: may set a pre-result */
 	RULE_STAGE_FILTER,      /* normal rules */
+	RULE_STAGE_CLASSIFIER,  /* statistics (Bayes), after the filters */
 	RULE_STAGE_POSTFILTER,  /* after composites: signing, history */
 	RULE_STAGE_IDEMPOTENT,  /* must not change the result */
 };
@@ -108,7 +109,15 @@ int re_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r);
 int lua_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r);
 int re_engine_finalize(struct scan_engine *eng, char **error_r);
 
-/* Runs every stage on the task (called by scan_task_process). */
-void scan_engine_run(const struct scan_engine *eng, struct scan_task *task);
+/*
+ * Runs the stages on the task, in order; a stage whose rules started
+ * asynchronous work (scan_task_pending_add) is complete only when that work
+ * is done or the time budget ends it. Calls scan_task_finished() at the
+ * end, possibly before returning (called by scan_task_process*).
+ */
+void scan_engine_start(const struct scan_engine *eng, struct scan_task *task);
+
+/* Statistics (Bayes): registers the classifier; see src/scan/bayes/. */
+int bayes_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r);
 
 #endif

@@ -237,26 +237,49 @@ settle_action(struct scan_task *task)
 }
 
 void
-scan_task_process(struct scan_task *task)
+scan_task_parse(struct scan_task *task)
 {
 	struct mime_limits limits;
 
-	if (task->env.skip) {
-		task->skipped = true;
-		task->time_real = wall_now() - task->start_real;
+	if (task->msg != NULL || task->len == 0 || task->env.raw)
 		return;
-	}
-	if (task->len != 0 && !task->env.raw) {
-		mime_limits_default(&limits);
-		task->msg = mime_parse(task->pool, task->data, task->len, &limits,
-		    &task->parse_error);
-		if (task->msg == NULL)
-			log_warn("task", task->id, "message not parsed: %s",
-			    task->parse_error != NULL ? task->parse_error : "unknown error");
-	}
-	scan_engine_run(task->engine, task);
+	mime_limits_default(&limits);
+	task->msg = mime_parse(task->pool, task->data, task->len, &limits, &task->parse_error);
+	if (task->msg == NULL)
+		log_warn("task", task->id, "message not parsed: %s",
+		    task->parse_error != NULL ? task->parse_error : "unknown error");
+}
+
+void
+scan_task_finished(struct scan_task *task)
+{
 	settle_action(task);
 	task->time_real = wall_now() - task->start_real;
+	task->finished = true;
+	if (task->done_cb != NULL)
+		task->done_cb(task, task->done_ud);
+}
+
+void
+scan_task_process_async(struct scan_task *task, struct ev_loop *loop,
+    void (*done)(struct scan_task *task, void *ud), void *ud)
+{
+	task->loop = loop;
+	task->done_cb = done;
+	task->done_ud = ud;
+	if (task->env.skip) {
+		task->skipped = true;
+		scan_task_finished(task);
+		return;
+	}
+	scan_task_parse(task);
+	scan_engine_start(task->engine, task);
+}
+
+void
+scan_task_process(struct scan_task *task)
+{
+	scan_task_process_async(task, NULL, NULL, NULL);
 }
 
 void

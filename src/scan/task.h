@@ -15,9 +15,11 @@
 #include <stddef.h>
 
 struct config;
+struct ev_loop;
 struct mime_message;
 struct pool;
 struct scan_engine;
+struct scan_pending;
 
 /* A request header as the client sent it (HTTP, milter macro, SMTP). */
 struct scan_kv {
@@ -80,6 +82,17 @@ struct scan_task {
 	double time_real;        /* seconds spent in scan_task_process */
 	double deadline;         /* wall clock; rules after it are skipped */
 	unsigned rules_skipped;  /* by the time budget */
+	struct ev_loop *loop;    /* NULL: synchronous, rules must not start I/O */
+	/* asynchronous progress (engine.c) */
+	struct scan_pending *pending;
+	unsigned n_pending;
+	int next_stage;
+	bool waiting;
+	bool finished;
+	void *timer;             /* ev_timer for the time budget while waiting */
+	void (*done_cb)(struct scan_task *task, void *ud);
+	void *done_ud;
+	void *bayes_task;        /* statistics module's per-task state, or NULL */
 	void *lua_task;          /* Lua module's per-task state, or NULL */
 	void *re_task;           /* regexp module's per-task match cache, or NULL */
 	char id[8];              /* short hex id for logs */
@@ -93,8 +106,34 @@ struct scan_task *scan_task_new(const struct scan_engine *engine, const char *da
     size_t len);
 void scan_task_free(struct scan_task **task);
 
-/* Parse and run every check, then settle score and action. */
+/* Parse and run every check, then settle score and action (no event loop:
+ * rules that need network I/O do not run). */
 void scan_task_process(struct scan_task *task);
+
+/*
+ * The same on `loop`: rules may start asynchronous work (Redis, DNS).
+ * `done` is called once when the result is settled, possibly before this
+ * returns. The task must not be freed before that.
+ */
+void scan_task_process_async(struct scan_task *task, struct ev_loop *loop,
+    void (*done)(struct scan_task *task, void *ud), void *ud);
+
+/* MIME-parse the message only (learning needs the tokens, not the rules). */
+void scan_task_parse(struct scan_task *task);
+
+/*
+ * Asynchronous work of a rule: register it before starting it and call
+ * scan_task_pending_done() when its answer arrived or it failed. If the
+ * task stops waiting first (time budget), `cancel(ud)` is called instead;
+ * from then on the operation must never touch the task again.
+ * `subsystem` ("redis", "dns") names it in logs. Needs task->loop.
+ */
+struct scan_pending *scan_task_pending_add(struct scan_task *task, const char *subsystem,
+    void (*cancel)(void *ud), void *ud);
+void scan_task_pending_done(struct scan_task *task, struct scan_pending *p);
+
+/* Called by the engine when the last stage is over. */
+void scan_task_finished(struct scan_task *task);
 
 /*
  * Adds `name` with its weight from the engine (0 for an unknown name) times

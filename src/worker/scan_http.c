@@ -234,31 +234,17 @@ reply_task(struct http_request *req, const struct http_message *m,
 	buf_deinit(&out);
 }
 
-void
-scan_http_handle(struct http_request *req, const struct scan_engine *engine,
-    enum scan_cmd cmd)
-{
-	const struct config *cfg = scan_engine_config(engine);
+struct scan_http_job {
+	struct http_request *req;
 	struct http_message m;
-	struct scan_task *task;
+	enum scan_cmd cmd;
+};
 
-	if (http_message_with_query_headers(req->msg, req->pool, &m) < 0) {
-		http_reply_json_error(req, 500, "request too large", "rspamd-task");
-		return;
-	}
-	if (m.body_len > cfg->max_message) {
-		http_reply_json_error(req, 500, "message is too big", "rspamd-task");
-		return;
-	}
-	task = scan_task_new(engine, m.body != NULL ? m.body : "", m.body_len);
-	fill_envelope(task, &m);
-	if (cmd == SCAN_CMD_SKIP)
-		task->env.skip = true;
-	/* Rules check the time budget between them; the watchdog covers a rule
-	 * that never returns. */
-	worker_watchdog_arm(cfg->task_timeout * 2 + 2);
-	scan_task_process(task);
-	worker_watchdog_disarm();
+static void
+scan_done(struct scan_task *task, void *ud)
+{
+	struct scan_http_job *job = ud;
+
 	scan_stats.scanned++;
 	scan_stats.total_time += task->time_real;
 	if (action_is_spam(task->action))
@@ -266,6 +252,35 @@ scan_http_handle(struct http_request *req, const struct scan_engine *engine,
 	else
 		scan_stats.ham++;
 	scan_task_log(task);
-	reply_task(req, &m, task, cmd);
+	reply_task(job->req, &job->m, task, job->cmd);
 	scan_task_free(&task);
+}
+
+void
+scan_http_handle(struct http_request *req, const struct scan_engine *engine,
+    struct ev_loop *loop, enum scan_cmd cmd)
+{
+	const struct config *cfg = scan_engine_config(engine);
+	struct scan_http_job *job = pool_alloc(req->pool, sizeof(*job));
+	struct scan_task *task;
+
+	if (job == NULL || http_message_with_query_headers(req->msg, req->pool, &job->m) < 0) {
+		http_reply_json_error(req, 500, "request too large", "rspamd-task");
+		return;
+	}
+	if (job->m.body_len > cfg->max_message) {
+		http_reply_json_error(req, 500, "message is too big", "rspamd-task");
+		return;
+	}
+	job->req = req;
+	job->cmd = cmd;
+	task = scan_task_new(engine, job->m.body != NULL ? job->m.body : "", job->m.body_len);
+	fill_envelope(task, &job->m);
+	if (cmd == SCAN_CMD_SKIP)
+		task->env.skip = true;
+	/* Rules check the time budget between them; the watchdog covers a rule
+	 * that never returns. Asynchronous waits are bounded by the budget. */
+	worker_watchdog_arm(cfg->task_timeout * 2 + 2);
+	scan_task_process_async(task, loop, scan_done, job);
+	worker_watchdog_disarm();
 }

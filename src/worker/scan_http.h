@@ -11,6 +11,7 @@
 #include "core/str.h"
 
 struct config;
+struct ev_loop;
 struct scan_engine;
 struct http_request;
 
@@ -37,7 +38,7 @@ extern struct scan_stats scan_stats;
 
 /* Runs the scan for `req` and replies (JSON, or legacy text). */
 void scan_http_handle(struct http_request *req, const struct scan_engine *engine,
-    enum scan_cmd cmd);
+    struct ev_loop *loop, enum scan_cmd cmd);
 
 /* 200 text/plain "pong\r\n". */
 void scan_http_ping(struct http_request *req);

@@ -135,7 +135,7 @@ controller_handler(struct http_request *req, void *ud)
 		    "{\"error\":\"Unauthorized\"}", 24);
 		return;
 	}
-	scan_http_handle(req, c->ctx->engine, cmd);
+	scan_http_handle(req, c->ctx->engine, c->ctx->loop, cmd);
 }
 
 int

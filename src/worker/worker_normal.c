@@ -37,7 +37,7 @@ normal_handler(struct http_request *req, void *ud)
 		http_reply_json_error(req, 500, "invalid command", "protocol-error");
 		break;
 	default:
-		scan_http_handle(req, nw->ctx->engine, cmd);
+		scan_http_handle(req, nw->ctx->engine, nw->ctx->loop, cmd);
 		break;
 	}
 }

@@ -8,6 +8,7 @@
 #include "scan/task.h"
 #include "test.h"
 
+#include <ev.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,109 @@ test_composites_and_groups(void)
 	test_end();
 }
 
+/* An asynchronous rule: answers after `delay` via a timer, or never. */
+struct async_op {
+	struct scan_task *task;
+	struct scan_pending *p;
+	ev_timer t;
+	double delay;
+	bool cancelled;
+};
+
+static struct async_op op;
+
+static void
+async_answer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	scan_task_insert(op.task, "ASYNC_SYM", 1.0, "late");
+	scan_task_pending_done(op.task, op.p);
+}
+
+static void
+async_cancel(void *ud)
+{
+	struct async_op *o = ud;
+
+	o->cancelled = true;
+	ev_timer_stop(o->task->loop, &o->t);
+}
+
+static void
+async_rule(struct scan_task *task, void *ud)
+{
+	(void)ud;
+	if (task->loop == NULL)
+		return;
+	op.task = task;
+	op.cancelled = false;
+	op.p = scan_task_pending_add(task, "test", async_cancel, &op);
+	ev_timer_init(&op.t, async_answer, op.delay, 0.);
+	ev_timer_start(task->loop, &op.t);
+}
+
+static int done_calls;
+
+static void
+async_done(struct scan_task *task, void *ud)
+{
+	(void)task;
+	(void)ud;
+	done_calls++;
+}
+
+static void
+test_async(void)
+{
+	char *err = NULL;
+	struct scan_engine *e2 = scan_engine_new(cfg, &err);
+	struct symbol_info si = { "ASYNC_SYM", 2.0, "test", NULL, 0 };
+	struct rule_def rd = { "ASYNC_SYM", RULE_STAGE_CLASSIFIER, 0, async_rule, NULL };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct scan_task *t;
+
+	scan_engine_add_symbol(e2, &si);
+	scan_engine_add_rule(e2, &rd);
+
+	test_begin("async rule: the task waits for it, then finishes");
+	op.delay = 0.05;
+	done_calls = 0;
+	t = scan_task_new(e2, ham, strlen(ham));
+	scan_task_process_async(t, loop, async_done, NULL);
+	test_assert(done_calls == 0 && t->waiting);
+	ev_run(loop, 0);
+	test_assert(done_calls == 1);
+	test_assert(scan_task_find_symbol(t, "ASYNC_SYM") != NULL);
+	test_assert(scan_task_find_symbol(t, "TASK_TIMEOUT") == NULL);
+	scan_task_free(&t);
+	test_end();
+
+	test_begin("async rule past the time budget is cancelled");
+	op.delay = 100;
+	done_calls = 0;
+	t = scan_task_new(e2, ham, strlen(ham));
+	t->deadline = t->start_real + 0.1;
+	scan_task_process_async(t, loop, async_done, NULL);
+	ev_run(loop, 0);
+	test_assert(done_calls == 1 && op.cancelled);
+	test_assert(scan_task_find_symbol(t, "ASYNC_SYM") == NULL);
+	test_assert(scan_task_find_symbol(t, "TASK_TIMEOUT") != NULL);
+	scan_task_free(&t);
+	test_end();
+
+	test_begin("without a loop, asynchronous rules do not start");
+	t = scan_task_new(e2, ham, strlen(ham));
+	scan_task_process(t);
+	test_assert(t->finished && scan_task_find_symbol(t, "ASYNC_SYM") == NULL);
+	scan_task_free(&t);
+	test_end();
+
+	ev_loop_destroy(loop);
+	scan_engine_free(&e2);
+}
+
 int
 main(void)
 {
@@ -213,6 +317,7 @@ main(void)
 	test_checks();
 	test_replies();
 	test_composites_and_groups();
+	test_async();
 	scan_engine_free(&eng);
 	config_unref(&cfg);
 	return test_exit();
