@@ -10,6 +10,7 @@
  * leniency (regular expressions in double quotes).
  */
 #include "config/ucl_private.h"
+#include "core/str.h"
 #include "core/xmalloc.h"
 
 #include <errno.h>
@@ -17,18 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Four hex digits at s (len available), or -1. */
 static long
@@ -39,7 +28,7 @@ hex4(const char *s, size_t len)
 	if (len < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hex_value(s[i]);
+		int h = ascii_hex_value(s[i]);
 
 		if (h < 0)
 			return -1;

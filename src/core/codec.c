@@ -9,6 +9,7 @@
  * with a lookup table and never write more than the documented bound.
  */
 #include "core/codec.h"
+#include "core/str.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -155,18 +156,6 @@ base64_encode(const void *in, size_t len, char *out)
 	return (size_t)(o - out);
 }
 
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * Returns the length of a soft line break starting at the "=" at p[0]:
  * "=" followed by optional trailing blanks and then LF or CRLF, or 0.
@@ -215,7 +204,7 @@ qp_decode(const char *in, size_t len, unsigned char *out, bool header_mode,
 		}
 		/* *p == '=' */
 		if (end - p >= 3) {
-			int hi = hex_value(p[1]), lo = hex_value(p[2]);
+			int hi = ascii_hex_value(p[1]), lo = ascii_hex_value(p[2]);
 
 			if (hi >= 0 && lo >= 0) {
 				*o++ = (unsigned char)(hi << 4 | lo);

@@ -59,6 +59,19 @@ ascii_isspace(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+/* Value of a hexadecimal digit, or -1. */
+static inline int
+ascii_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /*
  * Copies at most size-1 bytes of src into dst and NUL-terminates. Returns
  * strlen(src); a result >= size means the copy was truncated (strlcpy).

@@ -47,22 +47,6 @@ struct lspec {
 	unsigned port;
 };
 
-static char *errf(const char *fmt, ...) PRINTF_LIKE(1, 2);
-
-static char *
-errf(const char *fmt, ...)
-{
-	struct buf b;
-	va_list ap;
-	size_t len;
-
-	buf_init(&b, 0);
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	return buf_steal(&b, &len);
-}
-
 static int
 add_addr(struct lspec *ls, const void *sa, socklen_t len, bool optional)
 {
@@ -112,7 +96,7 @@ parse_unix(struct lspec *ls, const char *spec, char **error_r)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (plen >= sizeof(sun.sun_path)) {
-		*error_r = errf("unix socket path too long: %s", spec);
+		*error_r = xasprintf("unix socket path too long: %s", spec);
 		return -1;
 	}
 	memcpy(sun.sun_path, spec, plen);
@@ -125,13 +109,13 @@ parse_unix(struct lspec *ls, const char *spec, char **error_r)
 		if (*sp == '\0')
 			break;
 		if (strncmp(sp, "mode=", 5) != 0) {
-			*error_r = errf("unknown socket option in '%s'", spec);
+			*error_r = xasprintf("unknown socket option in '%s'", spec);
 			return -1;
 		}
 		m = strtol(sp + 5, &end, 8);
 		if (end == sp + 5 || m < 0 || m > 07777 ||
 		    (*end != '\0' && *end != ' ' && *end != '\t')) {
-			*error_r = errf("bad mode in '%s'", spec);
+			*error_r = xasprintf("bad mode in '%s'", spec);
 			return -1;
 		}
 		mode = (int)m;
@@ -167,7 +151,7 @@ resolve_name(struct lspec *ls, const char *host, unsigned port, char **error_r)
 	(void)str_format(pbuf, sizeof(pbuf), "%u", port);
 	rc = getaddrinfo(host, pbuf, &hints, &res);
 	if (rc != 0) {
-		*error_r = errf("cannot resolve '%s': %s", host, gai_strerror(rc));
+		*error_r = xasprintf("cannot resolve '%s': %s", host, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next)
@@ -221,7 +205,7 @@ parse_spec(const char *spec, bool resolve, struct lspec *ls, char **error_r)
 	if (spec[0] == '[') {
 		he = strchr(spec, ']');
 		if (he == NULL || he[1] != ':') {
-			*error_r = errf("bad bind address '%s'", spec);
+			*error_r = xasprintf("bad bind address '%s'", spec);
 			return -1;
 		}
 		hs = spec + 1;
@@ -232,13 +216,13 @@ parse_spec(const char *spec, bool resolve, struct lspec *ls, char **error_r)
 		he = colon;
 	}
 	if (colon == NULL || (size_t)(he - hs) >= sizeof(host) || he == hs) {
-		*error_r = errf("bad bind address '%s' (need host:port)", spec);
+		*error_r = xasprintf("bad bind address '%s' (need host:port)", spec);
 		return -1;
 	}
 	memcpy(host, hs, (size_t)(he - hs));
 	host[he - hs] = '\0';
 	if (parse_port(colon + 1, &ls->port) < 0) {
-		*error_r = errf("bad port in '%s'", spec);
+		*error_r = xasprintf("bad port in '%s'", spec);
 		return -1;
 	}
 	return parse_inet(ls, host, ls->port, resolve, error_r);
@@ -325,13 +309,13 @@ listen_parse_and_bind(const char *spec, int **fds_r, size_t *n_r, char **error_r
 		}
 		if (ls.a[i].optional)
 			continue;
-		*error_r = errf("cannot listen on '%s': %s", spec, strerror(errno));
+		*error_r = xasprintf("cannot listen on '%s': %s", spec, strerror(errno));
 		close_all(fds, n);
 		free(fds);
 		return -1;
 	}
 	if (n == 0) {
-		*error_r = errf("no address to listen on in '%s'", spec);
+		*error_r = xasprintf("no address to listen on in '%s'", spec);
 		free(fds);
 		return -1;
 	}

@@ -50,22 +50,6 @@ struct cjob {
 	int write_errno;
 };
 
-static char *jerr(const char *fmt, ...) PRINTF_LIKE(1, 2);
-
-static char *
-jerr(const char *fmt, ...)
-{
-	struct buf b;
-	va_list ap;
-	size_t len;
-
-	buf_init(&b, 0);
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	return buf_steal(&b, &len);
-}
-
 static double
 now_s(void)
 {
@@ -125,7 +109,7 @@ resolve_target(struct cjob *cj, const char *target, char **error_r)
 
 	if (target[0] == '/' || target[0] == '.') {
 		if (strlen(target) >= sizeof(cj->sun.sun_path)) {
-			*error_r = jerr("socket path too long: %s", target);
+			*error_r = xasprintf("socket path too long: %s", target);
 			return -1;
 		}
 		cj->sun.sun_family = AF_UNIX;
@@ -143,7 +127,7 @@ resolve_target(struct cjob *cj, const char *target, char **error_r)
 	}
 	if (colon == NULL || he == hs || (size_t)(he - hs) >= sizeof(host) ||
 	    colon[1] == '\0') {
-		*error_r = jerr("bad target '%s' (need host:port or a socket path)", target);
+		*error_r = xasprintf("bad target '%s' (need host:port or a socket path)", target);
 		return -1;
 	}
 	memcpy(host, hs, (size_t)(he - hs));
@@ -152,7 +136,7 @@ resolve_target(struct cjob *cj, const char *target, char **error_r)
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(host, colon + 1, &hints, &cj->ai_list);
 	if (rc != 0) {
-		*error_r = jerr("cannot resolve %s: %s", host, gai_strerror(rc));
+		*error_r = xasprintf("cannot resolve %s: %s", host, gai_strerror(rc));
 		return -1;
 	}
 	cj->ai_cur = cj->ai_list;
@@ -240,7 +224,7 @@ try_connect(struct cjob *cj, char **error_r)
 		cj->fd = cj->is_unix ? -2 : -1;
 	}
 	cj->fd = -1;
-	*error_r = jerr("cannot connect to %s: %s", cj->job->target, strerror(err));
+	*error_r = xasprintf("cannot connect to %s: %s", cj->job->target, strerror(err));
 	return -1;
 }
 
@@ -311,7 +295,7 @@ on_connected(struct cjob *cj)
 	cj->fd = cj->is_unix ? -2 : -1;
 	if (try_connect(cj, &error) < 0) {
 		free(error);
-		finish_job(cj, jerr("cannot connect to %s: %s", cj->job->target,
+		finish_job(cj, xasprintf("cannot connect to %s: %s", cj->job->target,
 		    strerror(err)));
 	}
 }
@@ -364,10 +348,10 @@ read_eof(struct cjob *cj)
 		copy_response(cj);
 		finish_job(cj, NULL);
 	} else if (cj->write_errno != 0) {
-		finish_job(cj, jerr("write error to %s: %s", cj->job->target,
+		finish_job(cj, xasprintf("write error to %s: %s", cj->job->target,
 		    strerror(cj->write_errno)));
 	} else {
-		finish_job(cj, jerr("bad reply from %s: %s", cj->job->target,
+		finish_job(cj, xasprintf("bad reply from %s: %s", cj->job->target,
 		    r == 0 ? "connection closed without a reply" : err));
 	}
 }
@@ -384,7 +368,7 @@ feed_reply(struct cjob *cj, const char *data, size_t len)
 	while (len > 0) {
 		r = http_parser_feed(cj->parser, data, len, &used, &st, &err);
 		if (r < 0) {
-			finish_job(cj, jerr("bad reply from %s: %s", cj->job->target, err));
+			finish_job(cj, xasprintf("bad reply from %s: %s", cj->job->target, err));
 			return 1;
 		}
 		if (r == 0)
@@ -434,7 +418,7 @@ advance(struct cjob *cj, short revents)
 	if (cj->state == CS_READING && (revents & (POLLIN | POLLERR | POLLHUP)))
 		do_read(cj);
 	if (cj->state != CS_DONE && now_s() >= cj->deadline)
-		finish_job(cj, jerr("timeout talking to %s", cj->job->target));
+		finish_job(cj, xasprintf("timeout talking to %s", cj->job->target));
 }
 
 static short

@@ -16,6 +16,7 @@
  * guessed at, because a proxy in front of us might guess differently.
  */
 #include "http/http_parser.h"
+#include "core/str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -892,18 +893,6 @@ http_message_header(const struct http_message *m, const char *name)
 	return http_message_header_next(m, NULL, name);
 }
 
-static int
-hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *
 http_url_decode(struct str in, bool plus_is_space, struct pool *pool,
     size_t *len_r)
@@ -917,9 +906,9 @@ http_url_decode(struct str in, bool plus_is_space, struct pool *pool,
 		char c = in.ptr[i];
 
 		if (c == '%' && i + 2 < in.len &&
-		    hex_val(in.ptr[i + 1]) >= 0 && hex_val(in.ptr[i + 2]) >= 0) {
-			out[o++] = (char)(hex_val(in.ptr[i + 1]) * 16 +
-			    hex_val(in.ptr[i + 2]));
+		    ascii_hex_value(in.ptr[i + 1]) >= 0 && ascii_hex_value(in.ptr[i + 2]) >= 0) {
+			out[o++] = (char)(ascii_hex_value(in.ptr[i + 1]) * 16 +
+			    ascii_hex_value(in.ptr[i + 2]));
 			i += 2;
 		} else if (c == '+' && plus_is_space) {
 			out[o++] = ' ';

@@ -95,10 +95,7 @@ log_configure(const struct log_settings *s, char **error_r)
 		}
 		fd = open(s->filename, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0) {
-			size_t n = strlen(s->filename) + 128;
-
-			*error_r = xmalloc(n);
-			snprintf(*error_r, n, "cannot open log file %s: %s", s->filename,
+			*error_r = xasprintf("cannot open log file %s: %s", s->filename,
 			    strerror(errno));
 			return -1;
 		}

@@ -9,6 +9,7 @@
  * beyond MIME_MAX_PARAMS are ignored.
  */
 #include "mime/mime_internal.h"
+#include "core/str.h"
 
 #include <string.h>
 
@@ -157,17 +158,6 @@ mime_lower_dup(struct pool *pool, struct str s)
 	return out;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = ascii_tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Appends a value, undoing quoted-pair or %XX escapes. */
 static void
 param_append(struct buf *b, const struct mime_param *prm, struct str v)
@@ -180,8 +170,8 @@ param_append(struct buf *b, const struct mime_param *prm, struct str v)
 		if (prm->quoted && c == '\\' && i + 1 < v.len) {
 			c = v.ptr[++i];
 		} else if (prm->extended && c == '%' && i + 2 < v.len &&
-		    hexval(v.ptr[i + 1]) >= 0 && hexval(v.ptr[i + 2]) >= 0) {
-			c = (char)(hexval(v.ptr[i + 1]) << 4 | hexval(v.ptr[i + 2]));
+		    ascii_hex_value(v.ptr[i + 1]) >= 0 && ascii_hex_value(v.ptr[i + 2]) >= 0) {
+			c = (char)(ascii_hex_value(v.ptr[i + 1]) << 4 | ascii_hex_value(v.ptr[i + 2]));
 			i += 2;
 		}
 		(void)buf_putc(b, c);

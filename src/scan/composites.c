@@ -94,16 +94,13 @@ scan_engine_add_composite(struct scan_engine *eng, const char *name, const char 
 
 	c.expr = expr_parse(text, comp_atom_parse, &cp, &err);
 	if (c.expr == NULL) {
-		size_t n = strlen(name) + strlen(err) + 64;
-
 		for (size_t i = 0; i < cp.n; i++) {
 			free(cp.atoms[i]->symbol);
 			free(cp.atoms[i]);
 		}
 		free(cp.atoms);
 
-		*error_r = xmalloc(n);
-		snprintf(*error_r, n, "composite %s: %s", name, err);
+		*error_r = xasprintf("composite %s: %s", name, err);
 		free(err);
 		return -1;
 	}
@@ -135,10 +132,7 @@ composite_from_config(struct scan_engine *eng, const struct obj *c, char **error
 		obj_get_double(obj_lookup(c, "score"), &score);
 	}
 	if (text == NULL) {
-		size_t n = strlen(c->key) + 128;
-
-		*error_r = xmalloc(n);
-		snprintf(*error_r, n, "%s:%u: composite %s has no expression",
+		*error_r = xasprintf("%s:%u: composite %s has no expression",
 		    c->file != NULL ? c->file : "config", c->line, c->key);
 		return -1;
 	}

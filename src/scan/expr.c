@@ -95,9 +95,7 @@ parser_fail(struct parser *p, size_t at, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	size_t n = strlen(msg) + 48;
-	p->error = xmalloc(n);
-	snprintf(p->error, n, "offset %zu: %s", at, msg);
+	p->error = xasprintf("offset %zu: %s", at, msg);
 }
 
 static bool

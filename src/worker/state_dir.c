@@ -21,11 +21,7 @@ static const char *const state_subdirs[] = {
 static char *
 errorf(const char *what, const char *path)
 {
-	size_t n = strlen(what) + strlen(path) + 128;
-	char *e = xmalloc(n);
-
-	snprintf(e, n, "%s %s: %s", what, path, strerror(errno));
-	return e;
+	return xasprintf("%s %s: %s", what, path, strerror(errno));
 }
 
 int
@@ -63,10 +59,7 @@ pidfile_write(const char *path, char **error_r)
 			buf[n] = '\0';
 			pid = strtol(buf, &end, 10);
 			if (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) == 0) {
-				size_t len = strlen(path) + 96;
-
-				*error_r = xmalloc(len);
-				snprintf(*error_r, len, "another instance (pid %ld) owns %s", pid, path);
+				*error_r = xasprintf("another instance (pid %ld) owns %s", pid, path);
 				return -1;
 			}
 		}

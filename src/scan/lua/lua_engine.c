@@ -322,12 +322,8 @@ load_file(struct lua_engine *le, const char *path, char **error_r)
 		 * errors raised in the file; add the file for the rest. */
 		if (strncmp(msg, path, strlen(path)) == 0)
 			*error_r = xstrdup(msg);
-		else {
-			size_t n = strlen(path) + strlen(msg) + 3;
-
-			*error_r = xmalloc(n);
-			(void)snprintf(*error_r, n, "%s: %s", path, msg);
-		}
+		else
+			*error_r = xasprintf("%s: %s", path, msg);
 		lua_settop(L, 0);
 		return -1;
 	}

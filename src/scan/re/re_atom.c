@@ -65,11 +65,7 @@ re_kind_name(enum re_kind kind)
 static char *
 fmt_error(const char *what, const char *arg, size_t arg_len)
 {
-	size_t n = strlen(what) + MIN(arg_len, 64u) + 16;
-	char *e = xmalloc(n);
-
-	snprintf(e, n, "%s %.*s", what, (int)MIN(arg_len, 64u), arg);
-	return e;
+	return xasprintf("%s %.*s", what, (int)MIN(arg_len, 64u), arg);
 }
 
 static bool

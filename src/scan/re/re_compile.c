@@ -440,9 +440,7 @@ compile_pcre(struct re_atom *a, char **error_r)
 	if (code == NULL) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(ec, msg, sizeof(msg));
-		size_t n = strlen(a->pattern) + 400;
-		*error_r = xmalloc(n);
-		snprintf(*error_r, n, "regexp rule %s: /%s/ does not compile at offset %zu: %s",
+		*error_r = xasprintf("regexp rule %s: /%s/ does not compile at offset %zu: %s",
 		    a->rule, a->pattern, (size_t)eoff, (const char *)msg);
 		return -1;
 	}
