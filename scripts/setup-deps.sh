@@ -8,7 +8,8 @@ BUILD_PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
  libev-dev libssl-dev libluajit-5.1-dev libhyperscan-dev libpcre2-dev
  libhiredis-dev libicu-dev libc-ares-dev liblmdb-dev libsqlite3-dev libpq-dev
  libcrypt-dev libxxhash-dev"
-TEST_PKGS="python3 python3-pytest redis-server rspamd openssl curl wrk"
+TEST_PKGS="python3 python3-pytest redis-server rspamd openssl curl wrk
+ python3-dnslib python3-dkim python3-spf python3-yaml publicsuffix"
 
 missing=""
 for p in $BUILD_PKGS ${WITH_TEST_PKGS:+$TEST_PKGS}; do

@@ -82,7 +82,20 @@ milter_obj(const struct scan_task *task)
 	/* An upstream X-Spam flag must never survive our verdict. */
 	obj_object_append(rm, "X-Spam", obj_new_int(0));
 	obj_object_append(milter, "remove_headers", rm);
-	(void)task;
+	if (task->n_dkim_signatures != 0) {
+		/* An external MTA adds our signatures through the milter block. */
+		struct obj *add = obj_new_object(), *list = obj_new_array();
+
+		for (size_t i = 0; i < task->n_dkim_signatures; i++) {
+			struct obj *h = obj_new_object();
+
+			obj_object_append(h, "value", obj_new_string(task->dkim_signatures[i]));
+			obj_object_append(h, "order", obj_new_int(0));
+			obj_array_append(list, h);
+		}
+		obj_object_append(add, "DKIM-Signature", list);
+		obj_object_append(milter, "add_headers", add);
+	}
 	return milter;
 }
 
@@ -115,6 +128,15 @@ add_tail(struct obj *r, const struct scan_task *task, const struct scan_reply_op
 	if (task->msg != NULL && task->msg->message_id != NULL)
 		obj_object_append(r, "message-id", obj_new_string(task->msg->message_id));
 	obj_object_append(r, "time_real", obj_new_float(task->time_real));
+	if (task->n_dkim_signatures == 1) {
+		obj_object_append(r, "dkim-signature", obj_new_string(task->dkim_signatures[0]));
+	} else if (task->n_dkim_signatures > 1) {
+		struct obj *sigs = obj_new_array();
+
+		for (size_t i = 0; i < task->n_dkim_signatures; i++)
+			obj_array_append(sigs, obj_new_string(task->dkim_signatures[i]));
+		obj_object_append(r, "dkim-signature", sigs);
+	}
 }
 
 static struct obj *

@@ -77,6 +77,8 @@ struct scan_task {
 	const char *pre_message;
 	const char *pre_module;
 	const char *subject;     /* rewritten subject for "rewrite subject" */
+	const char **dkim_signatures; /* DKIM-Signature values made for this message */
+	size_t n_dkim_signatures;
 	bool skipped;
 	double start_real;       /* wall clock seconds */
 	double time_real;        /* seconds spent in scan_task_process */
