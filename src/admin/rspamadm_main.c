@@ -16,6 +16,9 @@ static const struct admin_cmd commands[] = {
 	{ "configdump", "[-j] [section...]",
 	    "print the merged configuration (-j: as JSON)",
 	    admin_cmd_configdump },
+	{ "pw", "[-p password] [-t catena|pbkdf2] | -c -p HASH",
+	    "hash a controller password (-c: check a password against a hash)",
+	    admin_cmd_pw },
 };
 
 static void
