@@ -97,6 +97,7 @@ struct scan_task {
 	void *bayes_task;        /* statistics module's per-task state, or NULL */
 	void *lua_task;          /* Lua module's per-task state, or NULL */
 	void *re_task;           /* regexp module's per-task match cache, or NULL */
+	void *auth_task;         /* auth modules' context (auth/auth_task.h), or NULL */
 	char id[8];              /* short hex id for logs */
 };
 
