@@ -18,13 +18,12 @@
 #include "scan/engine.h"
 #include "scan/reply.h"
 #include "scan/task.h"
+#include "worker/shared_stats.h"
 #include "worker/worker.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct scan_stats scan_stats;
 
 enum scan_cmd
 scan_cmd_parse(struct str path)
@@ -208,6 +207,12 @@ fill_envelope(struct scan_task *task, const struct http_message *m)
 	copy_request_headers(task, m);
 }
 
+void
+scan_http_fill_envelope(struct scan_task *task, const struct http_message *m)
+{
+	fill_envelope(task, m);
+}
+
 static void
 reply_task(struct http_request *req, const struct http_message *m,
     struct scan_task *task, enum scan_cmd cmd)
@@ -245,12 +250,7 @@ scan_done(struct scan_task *task, void *ud)
 {
 	struct scan_http_job *job = ud;
 
-	scan_stats.scanned++;
-	scan_stats.total_time += task->time_real;
-	if (action_is_spam(task->action))
-		scan_stats.spam++;
-	else
-		scan_stats.ham++;
+	shared_stats_count_scan(task->action, action_is_spam(task->action), task->time_real);
 	scan_task_log(task);
 	reply_task(job->req, &job->m, task, job->cmd);
 	scan_task_free(&task);
@@ -274,6 +274,9 @@ scan_http_handle(struct http_request *req, const struct scan_engine *engine,
 	}
 	job->req = req;
 	job->cmd = cmd;
+	/* rspamc and MTAs open one connection per scan; keep-alive clients
+	 * make this a request count, which is what the counter is used for. */
+	shared_stats_count_connection();
 	task = scan_task_new(engine, job->m.body != NULL ? job->m.body : "", job->m.body_len);
 	fill_envelope(task, &job->m);
 	if (cmd == SCAN_CMD_SKIP)

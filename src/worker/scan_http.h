@@ -27,18 +27,16 @@ enum scan_cmd {
  * or from the legacy method word (CHECK, SYMBOLS, ...). */
 enum scan_cmd scan_cmd_parse(struct str path);
 
-/* Scan counters of this process, for logs and later the controller. */
-struct scan_stats {
-	unsigned long scanned;
-	unsigned long spam;
-	unsigned long ham;
-	double total_time;
-};
-extern struct scan_stats scan_stats;
-
-/* Runs the scan for `req` and replies (JSON, or legacy text). */
+/* Runs the scan for `req` and replies (JSON, or legacy text). The scan is
+ * counted in the shared statistics (worker/shared_stats.h). */
 void scan_http_handle(struct http_request *req, const struct scan_engine *engine,
     struct ev_loop *loop, enum scan_cmd cmd);
+
+/* Envelope of `task` from the request headers (IP, From, Rcpt, User,
+ * Deliver-To, ...): learning uses the same headers as scanning. */
+struct http_message;
+struct scan_task;
+void scan_http_fill_envelope(struct scan_task *task, const struct http_message *m);
 
 /* 200 text/plain "pong\r\n". */
 void scan_http_ping(struct http_request *req);

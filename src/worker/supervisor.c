@@ -25,6 +25,7 @@
 #include "event/listen.h"
 #include "log/log.h"
 #include "scan/engine.h"
+#include "worker/shared_stats.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -492,6 +493,8 @@ supervisor_run(struct config *cfg, struct scan_engine *engine, const char *conf_
 		supervisor_free(&sv);
 		return 1;
 	}
+	/* Before the first fork, so every worker of every generation shares it. */
+	shared_stats_create();
 	spawn_generation(&sv);
 	log_notice("main", NULL, "supervisor running, pid %d", (int)getpid());
 
