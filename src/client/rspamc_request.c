@@ -12,6 +12,10 @@
  *
  * Request headers follow the 3.4 capture: Content-Type (with a body),
  * User-Agent, Filename, Flags, then one header per option.
+ *
+ * With several inputs and stderr on a terminal, a "[n/N] learnt..." line
+ * on stderr shows progress; it is erased before each reply is printed and
+ * at the end, and never written when stderr is a file or a pipe.
  */
 #include "client/rspamc.h"
 
@@ -308,7 +312,40 @@ struct rspamc_run {
 	double *finish_times; /* completion times, in completion order */
 	size_t n_finished;
 	int exit_code;
+	/* progress line on a terminal (stderr) for multi-file runs */
+	bool progress;
+	bool progress_shown;
+	size_t total;
+	size_t total_done;
+	double progress_last;
 };
+
+/* Erases the progress line so replies print on a clean line. */
+static void
+progress_clear(struct rspamc_run *run)
+{
+	if (!run->progress_shown)
+		return;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	run->progress_shown = false;
+}
+
+/* "[n/N] learnt...", redrawn at most ten times a second, and at the end. */
+static void
+progress_show(struct rspamc_run *run)
+{
+	enum rspamc_cmd c = run->opts->command->cmd;
+	double now = now_seconds();
+
+	if (!run->progress || (now - run->progress_last < 0.1 && run->total_done < run->total))
+		return;
+	run->progress_last = now;
+	fprintf(stderr, "\r\033[K[%zu/%zu] %s...", run->total_done, run->total,
+	    c == RSPAMC_CMD_LEARN_SPAM || c == RSPAMC_CMD_LEARN_HAM ? "learnt" : "scanned");
+	fflush(stderr);
+	run->progress_shown = true;
+}
 
 /*
  * When item `i` was started: http_client_run_many() starts jobs in order
@@ -396,6 +433,8 @@ out:
 static void
 flush_ready(struct rspamc_run *run)
 {
+	if (run->next_print < run->n && run->items[run->next_print].done)
+		progress_clear(run);
 	while (run->next_print < run->n && run->items[run->next_print].done) {
 		struct rspamc_item *it = &run->items[run->next_print++];
 
@@ -409,6 +448,7 @@ flush_ready(struct rspamc_run *run)
 		buf_deinit(&it->body);
 	}
 	fflush(stdout);
+	progress_show(run);
 }
 
 static void
@@ -439,6 +479,7 @@ job_done(struct http_client_job *job, void *ud)
 	it->ok = rspamc_output_reply(run->opts, &reply, run->opts->exec != NULL,
 	    &it->output);
 	it->done = true;
+	run->total_done++;
 	free(io_error);
 	free(job->error);
 	job->error = NULL;
@@ -556,7 +597,11 @@ rspamc_run(const struct rspamc_opts *opts)
 		ip = resolve_ip(opts->ip);
 	run.ip = ip;
 	target = rspamc_target(opts->connect, opts->command);
+	run.total = names.n;
+	/* Only for a person watching: never into logs or pipes. */
+	run.progress = names.n > 1 && isatty(STDERR_FILENO);
 	(void)run_names(&run, &names, target, single);
+	progress_clear(&run);
 	free(target);
 	free(ip);
 	names_free(&names);
