@@ -158,7 +158,7 @@ bayes_task_tokens(struct bayes_ctx *ctx, struct scan_task *task)
 		scan_task_parse(task);
 		st->tokenized = true;
 		if (task->msg != NULL && bayes_tokenize(task->pool, task->msg, &ctx->tok,
-		    &st->hashes, &st->n, NULL) < 0)
+		    &st->hashes, &st->n, &st->n_words) < 0)
 			return NULL;
 	}
 	return st;
@@ -235,7 +235,11 @@ classify_rule(struct scan_task *task, void *ud)
 	struct classify_op *c;
 	void *be;
 
-	if (st == NULL || st->n < ctx->min_tokens)
+	if (st == NULL || st->n_words < ctx->min_tokens)
+		return;
+	/* Nothing learnt yet: do not create a store just to find it empty. */
+	if (!bayes_backend_is_async(ctx) && (ctx->be == NULL || ctx->be_pid != (int)getpid()) &&
+	    !bayes_lmdb_exists(ctx->section, ctx->cfg))
 		return;
 	if ((be = bayes_backend_get(ctx, task->loop)) == NULL)
 		return;

@@ -107,6 +107,7 @@ struct bayes_ctx {
 struct bayes_task_state {
 	uint64_t *hashes;
 	size_t n;
+	size_t n_words;              /* min_tokens counts words, not meta tokens */
 	bool tokenized;
 	bool have_totals;
 	struct bayes_totals totals;
@@ -120,6 +121,8 @@ bool bayes_backend_is_async(const struct bayes_ctx *ctx);
 /* Tokens of the task (tokenized once); NULL when the pool cap was hit. */
 struct bayes_task_state *bayes_task_tokens(struct bayes_ctx *ctx, struct scan_task *task);
 const char *bayes_task_user(const struct bayes_ctx *ctx, const struct scan_task *task);
+/* Whether the LMDB store was ever created (a scan does not create it). */
+bool bayes_lmdb_exists(const struct obj *classifier, const struct config *cfg);
 /* The autolearn POSTFILTER rule (learn.c). */
 void bayes_autolearn_rule(struct scan_task *task, void *ud);
 int bayes_autolearn_config(struct bayes_ctx *ctx, const struct obj *v, char **error_r);

@@ -20,6 +20,7 @@
  * old token list, the same text yields the same word tokens.
  */
 #include "scan/bayes/bayes_backend.h"
+#include "scan/bayes/bayes_internal.h"
 
 #include "config/config.h"
 #include "core/common.h"
@@ -94,6 +95,19 @@ lmdb_path(const struct obj *classifier, const struct config *cfg)
 	    ".") < 0)
 		return NULL;
 	return xstrdup(buf);
+}
+
+bool
+bayes_lmdb_exists(const struct obj *classifier, const struct config *cfg)
+{
+	char *path = lmdb_path(classifier, cfg);
+	char file[4200];
+	struct stat st;
+	bool ok = path != NULL && str_format(file, sizeof(file), "%s/data.mdb", path) >= 0 &&
+	    stat(file, &st) == 0;
+
+	free(path);
+	return ok;
 }
 
 static int
@@ -209,7 +223,8 @@ meta_get(struct lmdb_be *be, MDB_txn *txn, const uint8_t *pfx, size_t pl, const 
 	MDB_val k = { pl + nl, key }, v;
 	uint64_t x = 0;
 
-	memcpy(key, pfx, pl);
+	if (pl > 0)
+		memcpy(key, pfx, pl);
 	memcpy(key + pl, name, nl);
 	if (mdb_get(txn, be->meta, &k, &v) == 0 && v.mv_size == sizeof(x))
 		memcpy(&x, v.mv_data, sizeof(x));
@@ -225,7 +240,8 @@ meta_add(struct lmdb_be *be, MDB_txn *txn, const uint8_t *pfx, size_t pl, const 
 	uint64_t x = meta_get(be, txn, pfx, pl, name);
 	MDB_val k = { pl + nl, key }, v = { sizeof(x), &x };
 
-	memcpy(key, pfx, pl);
+	if (pl > 0)
+		memcpy(key, pfx, pl);
 	memcpy(key + pl, name, nl);
 	x = delta < 0 && x < (uint64_t)-delta ? 0 : x + (uint64_t)delta;
 	return mdb_put(txn, be->meta, &k, &v, 0);

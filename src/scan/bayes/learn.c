@@ -87,10 +87,10 @@ learn_start(struct scan_task *task, bool spam, bayes_learn_cb *done, void *ud)
 		done(task, BAYES_LEARN_ERROR, "message too large to learn", ud);
 		return NULL;
 	}
-	if (st->n < ctx->min_tokens) {
+	if (st->n_words < ctx->min_tokens) {
 		done(task, BAYES_LEARN_SKIPPED, pool_printf(task->pool,
 		    "%s contains less tokens than required for bayes classifier: %zu < %u",
-		    mid_text(task), st->n, ctx->min_tokens), ud);
+		    mid_text(task), st->n_words, ctx->min_tokens), ud);
 		return NULL;
 	}
 	if ((be = bayes_backend_get(ctx, task->loop)) == NULL) {
