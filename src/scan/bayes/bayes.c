@@ -36,6 +36,7 @@ static const struct {
 	const struct bayes_backend_ops *ops;
 } backends[] = {
 	{ "lmdb", &bayes_backend_lmdb },
+	{ "redis", &bayes_backend_redis },
 };
 
 /* Process-wide LMDB environments, by path key (see the top comment). */
