@@ -129,6 +129,14 @@ void dmarc_evaluate(const struct psl *psl, const struct dmarc_record *rec,
  */
 unsigned dmarc_sample(const char *message_id);
 
+/* What the DMARC rule leaves in auth_task->dmarc (for ARC's AAR). */
+struct dmarc_task_result {
+	const char *domain;          /* From domain */
+	const char *result;          /* pass, fail, none, temperror, permerror */
+	enum dmarc_policy policy;
+	enum dmarc_disposition disposition;
+};
+
 /* Aggregate-report storage (dmarc_report.c). */
 
 struct dmarc_report_row {
