@@ -257,18 +257,18 @@ test_outage(struct ev_loop *loop, struct redis_test_server *srv)
 	redis_test_kill(srv);
 	cmd(c, "PING", NULL, NULL, &res);
 	took = run_until(loop, &res.calls, 3);
-	test_assert(res.calls == 1 && res.rc == -1 && took < 0.6);
+	test_assert(res.calls == 1 && res.rc == -1 && took < 1.0);
 	/* while down, commands fail at once rather than after the timeout */
 	cmd(c, "PING", NULL, NULL, &res);
 	took = run_until(loop, &res.calls, 3);
-	test_assert(res.calls == 1 && res.rc == -1 && took < 0.2);
+	test_assert(res.calls == 1 && res.rc == -1 && took < 0.4);
 	test_assert(redis_test_restart(srv));
 	test_assert(ping_until_ok(loop, c, 4));
 	/* a server that stops answering: the command times out */
 	kill(srv->pid, SIGSTOP);
 	cmd(c, "PING", NULL, NULL, &res);
 	took = run_until(loop, &res.calls, 3);
-	test_assert(res.calls == 1 && res.rc == -1 && took >= 0.45 && took < 0.8);
+	test_assert(res.calls == 1 && res.rc == -1 && took >= 0.45 && took < 1.5);
 	kill(srv->pid, SIGCONT);
 	test_assert(ping_until_ok(loop, c, 4));
 	redis_conn_free(&c);
