@@ -122,7 +122,8 @@ controller_handler(struct http_request *req, void *ud)
 	}
 	switch (ep) {
 	case CTRL_EP_PING:
-		scan_http_ping(req);
+		http_reply(req, 200, "OK", "text/plain", ctrl_headers, ARRAY_SIZE(ctrl_headers),
+		    "pong\r\n", 6);
 		break;
 	case CTRL_EP_AUTH:
 		controller_auth_reply(c, req, auth == CTRL_AUTH_OK_READ_ONLY);
