@@ -19,6 +19,8 @@ static const struct admin_cmd commands[] = {
 	{ "pw", "[-p password] [-t catena|pbkdf2] | -c -p HASH",
 	    "hash a controller password (-c: check a password against a hash)",
 	    admin_cmd_pw },
+	{ "dkim_keygen", "-d DOMAIN -s SELECTOR [-b BITS] [-t rsa|ed25519] [-k KEYFILE [--force]] [-o dns|plain]",
+	    "generate a DKIM key and print its DNS TXT record", admin_cmd_dkim_keygen },
 };
 
 static void
