@@ -387,7 +387,8 @@ read_config(struct bayes_ctx *ctx, const struct obj *sec, char **error_r)
 	ctx->ham_symbol = "BAYES_HAM";
 	ctx->min_tokens = 11;
 	ctx->min_learns = 200;
-	ctx->margin = 0.0;
+	/* Symbols only from 90% confidence: TRAIN cross-validation, FP first. */
+	ctx->margin = 0.4;
 	bayes_tok_defaults(&ctx->tok);
 	bayes_cls_defaults(&ctx->cls);
 	read_statfiles(ctx, sec);
