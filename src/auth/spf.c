@@ -69,6 +69,7 @@ struct spf_eval {
 	const char **names;
 	size_t n_names;
 	int p_state;             /* 0 not looked up, 1 in progress, 2 known */
+	const char *exp_text;    /* the exp= TXT, unexpanded */
 	struct spf_record_result {
 		enum spf_res r;
 		const char *why;
@@ -105,9 +106,10 @@ qual_result(char q)
 	}
 }
 
-/* RFC 4.3: labels of 1..63 bytes, at least two of them, 253 bytes at most. */
+/* Labels of 1..63 bytes, 253 bytes at most; `multi`: at least two labels
+ * (RFC 4.3 for the checked domain; a mechanism's target may be one label). */
 static bool
-domain_ok(const char *d)
+domain_valid(const char *d, bool multi)
 {
 	size_t len = strlen(d), label = 0, labels = 0;
 
@@ -125,7 +127,13 @@ domain_ok(const char *d)
 			label++;
 		}
 	}
-	return labels >= 2;
+	return labels >= (multi ? 2u : 1u);
+}
+
+static bool
+domain_ok(const char *d)
+{
+	return domain_valid(d, true);
 }
 
 static bool
@@ -209,6 +217,9 @@ collect_names(struct spf_eval *ev, const struct dns_reply *r, size_t max, size_t
 	for (size_t i = 0; names != NULL && i < r->n_rr && n < max; i++) {
 		const char *s = r->rr[i].type == DNS_T_MX ? r->rr[i].v.mx.name : r->rr[i].v.name;
 
+		/* the null MX (".") and other unusable names match nothing */
+		if (!domain_valid(s, false))
+			continue;
 		if ((names[n] = pool_strdup(ev->pool, s)) != NULL)
 			n++;
 	}
@@ -335,23 +346,30 @@ record_answer(struct spf_eval *ev, const struct dns_reply *r)
 	ev->top->have_record = true;
 }
 
+/* The exp= TXT: kept for expansion once %{p} (if used) is known. */
 static void
 exp_answer(struct spf_eval *ev, const struct dns_reply *r)
 {
-	struct buf b, text;
+	const char *text;
 
 	if (r->rcode != DNS_RC_NOERROR || r->n_rr != 1)
 		return;
-	buf_init(&text, 0);
+	text = pool_strndup(ev->pool, r->rr[0].v.txt.data, r->rr[0].v.txt.len);
+	if (text != NULL && strlen(text) == r->rr[0].v.txt.len &&
+	    spf_macro_valid(text, strlen(text), true))
+		ev->exp_text = text;
+}
+
+static void
+exp_expand(struct spf_eval *ev)
+{
+	struct buf b;
+
 	buf_init(&b, 8192);
-	buf_append(&text, r->rr[0].v.txt.data, r->rr[0].v.txt.len);
-	buf_putc(&text, '\0');
 	ev->env.domain = ev->top->domain;
-	if (spf_macro_valid(text.data, text.len - 1, true) &&
-	    spf_macro_expand(text.data, &ev->env, true, &b) == 0)
+	if (spf_macro_expand(ev->exp_text, &ev->env, true, &b) == 0)
 		ev->res.explanation = pool_strndup(ev->pool, b.len ? b.data : "", b.len);
 	buf_deinit(&b);
-	buf_deinit(&text);
 }
 
 static void
@@ -570,6 +588,10 @@ term_start(struct spf_eval *ev, const struct spf_term *t)
 		return;
 	}
 	ev->target = target;
+	if (t->mech != SPF_MECH_INCLUDE && t->mech != SPF_MECH_PTR && !domain_valid(target, false)) {
+		term_settle(ev);   /* an invalid name matches nothing (RFC 4.8) */
+		return;
+	}
 	switch (t->mech) {
 	case SPF_MECH_INCLUDE:
 		include_push(ev, target);
@@ -613,6 +635,32 @@ end_of_record(struct spf_eval *ev)
 	ev->phase = PH_IDLE;
 }
 
+/* %{p}: PTR of the client, then forward lookups to validate the names. */
+static void
+p_start(struct spf_eval *ev)
+{
+	ev->p_state = 1;
+	ev->names = NULL;
+	ev->n_names = 0;
+	query(ev, Q_P_PTR, 0, reverse_name(ev), DNS_T_PTR);
+}
+
+/* PH_EXP with nothing outstanding: true once the result can be delivered. */
+static bool
+exp_ready(struct spf_eval *ev)
+{
+	if (ev->exp_text == NULL)
+		return true;
+	if (ev->p_state == 0 && spf_macro_uses_p(ev->exp_text)) {
+		p_start(ev);
+		return false;
+	}
+	ev->p_state = 2;
+	exp_expand(ev);
+	ev->exp_text = NULL;
+	return true;
+}
+
 static void
 step_next(struct spf_eval *ev)
 {
@@ -634,11 +682,8 @@ step_next(struct spf_eval *ev)
 	}
 	t = &f->rec.terms[f->pos];
 	if (ev->p_state == 0 && t->domain != NULL && spf_macro_uses_p(t->domain)) {
-		ev->p_state = 1;
 		ev->phase = PH_P;
-		ev->names = NULL;
-		ev->n_names = 0;
-		query(ev, Q_P_PTR, 0, reverse_name(ev), DNS_T_PTR);
+		p_start(ev);
 		return;
 	}
 	term_start(ev, t);
@@ -668,7 +713,7 @@ step(struct spf_eval *ev)
 		ev->phase = PH_IDLE;
 		return;
 	case PH_EXP:
-		return;
+		return;    /* exp_ready() started lookups */
 	}
 }
 
@@ -684,13 +729,24 @@ spf_resume(struct spf_eval *ev)
 			ev->running = false;
 			return;
 		}
-		if (ev->phase == PH_EXP) {
+		if (ev->phase == PH_EXP && exp_ready(ev)) {
 			ev->finished = true;
 			ev->done(&ev->res, ev->ud);   /* last: may free what holds ev */
 			return;
 		}
 		step(ev);
 	}
+}
+
+/* %{c}: the address in its usual (lowercase, compressed) form. */
+static const char *
+client_ip_text(struct spf_eval *ev)
+{
+	char tmp[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(ev->family, ev->ip, tmp, sizeof(tmp)) == NULL)
+		return "unknown";
+	return pool_strdup(ev->pool, tmp);
 }
 
 /* Client address, sender, local part and domain as RFC 7208 4.1 says. */
@@ -728,7 +784,7 @@ eval_setup(struct spf_eval *ev, const struct spf_query *q)
 	ev->env.receiver = q->receiver;
 	ev->env.ipv6 = ev->family == AF_INET6;
 	ev->env.ip = ip_macro_text(ev);
-	ev->env.client_ip = q->ip;
+	ev->env.client_ip = client_ip_text(ev);
 	ev->env.timestamp = (long long)time(NULL);
 	ev->res.sender = sender;
 	ev->res.domain = at + 1;
