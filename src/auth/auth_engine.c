@@ -12,6 +12,8 @@ auth_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r)
 	(void)eng;
 	(void)cfg;
 	(void)error_r;
+	if (spf_engine_init(eng, cfg, error_r) < 0)
+		return -1;
 	if (dkim_engine_init(eng, cfg, error_r) < 0 ||
 	    dkim_signing_engine_init(eng, cfg, error_r) < 0)
 		return -1;
