@@ -91,11 +91,6 @@ start(struct config *cfg, struct scan_engine *engine, const struct options *o)
 	char pidpath[4096];
 	char *err = NULL;
 
-	if (cfg->state_dir != NULL && state_dir_prepare(cfg->state_dir, &err) < 0) {
-		fprintf(stderr, "rspamd: %s\n", err);
-		free(err);
-		return 1;
-	}
 	if (log_configure(&cfg->logging, &err) < 0) {
 		fprintf(stderr, "rspamd: %s\n", err);
 		free(err);
@@ -130,6 +125,13 @@ main(int argc, char **argv)
 	if (config_load(o.conf, o.state_dir, &cfg, &err) < 0) {
 		fprintf(stderr, "rspamd: config error: %s\n", err);
 		free(err);
+		return 1;
+	}
+	/* Rules compile into the state dir's caches (Hyperscan, ...). */
+	if (cfg->state_dir != NULL && !o.config_test && state_dir_prepare(cfg->state_dir, &err) < 0) {
+		fprintf(stderr, "rspamd: %s\n", err);
+		free(err);
+		config_unref(&cfg);
 		return 1;
 	}
 	/* Rules are part of the config: a broken rule stops the start too. */

@@ -31,6 +31,17 @@
 
 #include <errno.h>
 #include <lmdb.h>
+
+/*
+ * A learn touches thousands of tokens in random places: writing the pages
+ * through the map instead of copying each dirty page with pwrite() at
+ * commit more than doubled learns per second (profiled: the commit's
+ * copies into the page cache dominated). LMDB stays copy-on-write with
+ * WRITEMAP, so a crashed process still leaves the last committed state;
+ * only the protection against stray writes through our own pointers is
+ * lost, which a statistics store can afford.
+ */
+#define LMDB_WRITE_FLAGS MDB_WRITEMAP
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,8 +192,9 @@ lmdb_open(const struct obj *classifier, const struct config *cfg, struct ev_loop
 		goto fail;
 	if ((rc = mdb_env_set_maxdbs(be->env, 4)) != 0 ||
 	    (rc = mdb_env_set_mapsize(be->env, be->mapsize)) != 0 ||
-	    (rc = mdb_env_open(be->env, path, MDB_NOTLS | (sync ? 0 : MDB_NOSYNC),
-	    0640)) != 0 || (rc = open_dbis(be)) != 0)
+	    (rc = mdb_env_open(be->env, path, MDB_NOTLS | LMDB_WRITE_FLAGS |
+		(sync ? 0 : MDB_NOSYNC | MDB_MAPASYNC), 0640)) != 0 ||
+	    (rc = open_dbis(be)) != 0)
 		goto fail;
 	/* Reader slots of workers killed while reading would pin old pages. */
 	(void)mdb_reader_check(be->env, NULL);
