@@ -30,7 +30,7 @@ struct dnszone_child {
 	char logfile[96];
 };
 
-static bool
+static inline bool
 dnszone_write(struct dnszone_child *z, const char *zone_text)
 {
 	FILE *f = fopen(z->zone, "w");
@@ -41,7 +41,7 @@ dnszone_write(struct dnszone_child *z, const char *zone_text)
 	return fclose(f) == 0;
 }
 
-static int
+static inline int
 dnszone_read_port(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -56,7 +56,7 @@ dnszone_read_port(const char *path)
 }
 
 /* extra: NULL, "--silent" or "--ad". */
-static bool
+static inline bool
 dnszone_start(struct dnszone_child *z, const char *zone_text, const char *extra)
 {
 	memset(z, 0, sizeof(*z));
@@ -88,7 +88,7 @@ dnszone_start(struct dnszone_child *z, const char *zone_text, const char *extra)
 
 /* Queries the server received so far whose log line starts with `prefix`
  * ("name TYPE" lines; NULL counts all). */
-static int
+static inline int
 dnszone_queries(const struct dnszone_child *z, const char *prefix)
 {
 	FILE *f = fopen(z->logfile, "r");
@@ -106,7 +106,7 @@ dnszone_queries(const struct dnszone_child *z, const char *prefix)
 }
 
 /* New zone contents, re-read by the server on SIGHUP. */
-static void
+static inline void
 dnszone_reload(struct dnszone_child *z, const char *zone_text)
 {
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -116,7 +116,7 @@ dnszone_reload(struct dnszone_child *z, const char *zone_text)
 	nanosleep(&ts, NULL);
 }
 
-static void
+static inline void
 dnszone_stop(struct dnszone_child *z)
 {
 	if (z->pid > 0) {
