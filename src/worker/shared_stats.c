@@ -6,17 +6,33 @@
  * its action), which is fine for statistics and avoids any lock between
  * processes. The scan time ring takes a slot with fetch_add on its cursor,
  * so concurrent workers never write the same slot in the same lap.
+ *
+ * The counters survive restarts through a small JSON file the controller
+ * saves and restores (shared_stats_save/restore); the `restored` flag in
+ * the region makes the restore happen once per supervisor lifetime.
  */
 #include "worker/shared_stats.h"
+#include "config/ucl_parser.h"
+#include "core/buf.h"
 #include "core/common.h"
+#include "core/obj.h"
+#include "core/str.h"
+#include "core/xmalloc.h"
 #include "log/log.h"
 #include "scan/actions.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
+
+#define STATS_FILE_MAX (64 * 1024)
 
 struct shared_stats {
 	_Atomic uint64_t scanned;
@@ -30,6 +46,7 @@ struct shared_stats {
 	_Atomic uint64_t times_cursor;
 	_Atomic uint64_t scan_times[STATS_SCAN_TIMES];
 	_Atomic int64_t start_time;
+	atomic_int restored;
 };
 
 static const char *const stats_action_names[STATS_ACTION_COUNT] = {
@@ -168,4 +185,147 @@ shared_stats_reset(void)
 	atomic_store(&s->times_cursor, 0);
 	for (unsigned i = 0; i < STATS_SCAN_TIMES; i++)
 		atomic_store(&s->scan_times[i], 0);
+}
+
+/* The persisted counters, by their /stat names. */
+static struct obj *
+stats_to_obj(const struct stats_snapshot *s)
+{
+	struct obj *o = obj_new_object(), *a = obj_new_object();
+
+	obj_object_set(o, "scanned", obj_new_int((int64_t)s->scanned));
+	for (int i = 0; i < STATS_ACTION_COUNT; i++)
+		obj_object_set(a, stats_action_names[i], obj_new_int((int64_t)s->actions[i]));
+	obj_object_set(o, "actions", a);
+	obj_object_set(o, "spam_count", obj_new_int((int64_t)s->spam_count));
+	obj_object_set(o, "ham_count", obj_new_int((int64_t)s->ham_count));
+	obj_object_set(o, "learned", obj_new_int((int64_t)s->learned));
+	obj_object_set(o, "connections", obj_new_int((int64_t)s->connections));
+	obj_object_set(o, "control_connections", obj_new_int((int64_t)s->control_connections));
+	obj_object_set(o, "scan_time_us", obj_new_int((int64_t)s->scan_time_us));
+	return o;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+shared_stats_save(const char *path)
+{
+	struct stats_snapshot s;
+	struct obj *o;
+	struct buf b;
+	char tmp[PATH_MAX];
+	int fd, rc = -1;
+
+	if (str_format(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) < 0)
+		return -1;
+	shared_stats_snapshot(&s);
+	o = stats_to_obj(&s);
+	buf_init(&b, 0);
+	obj_emit_json(o, &b, true);
+	obj_free(&o);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		rc = write_all(fd, b.data, b.len) == 0 && write_all(fd, "\n", 1) == 0 ? 0 : -1;
+		if (close(fd) < 0)
+			rc = -1;
+		if (rc == 0 && rename(tmp, path) < 0)
+			rc = -1;
+		if (rc < 0)
+			unlink(tmp);
+	}
+	if (rc < 0)
+		log_warn("controller", NULL, "cannot save statistics to %s: %s", path, strerror(errno));
+	buf_deinit(&b);
+	return rc;
+}
+
+static void
+add_counter(_Atomic uint64_t *c, const struct obj *o, const char *key)
+{
+	int64_t v;
+
+	if (obj_get_int(obj_lookup(o, key), &v) == 0 && v > 0)
+		atomic_fetch_add(c, (uint64_t)v);
+}
+
+static void
+stats_add_obj(struct shared_stats *s, const struct obj *o)
+{
+	const struct obj *a = obj_lookup(o, "actions");
+
+	add_counter(&s->scanned, o, "scanned");
+	for (int i = 0; i < STATS_ACTION_COUNT; i++)
+		add_counter(&s->actions[i], a, stats_action_names[i]);
+	add_counter(&s->spam_count, o, "spam_count");
+	add_counter(&s->ham_count, o, "ham_count");
+	add_counter(&s->learned, o, "learned");
+	add_counter(&s->connections, o, "connections");
+	add_counter(&s->control_connections, o, "control_connections");
+	add_counter(&s->scan_time_us, o, "scan_time_us");
+}
+
+/* The file into a heap buffer; NULL when missing, unreadable or too big. */
+static char *
+read_small_file(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	char *data;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	data = xmalloc(STATS_FILE_MAX + 1);
+	n = fread(data, 1, STATS_FILE_MAX + 1, f);
+	fclose(f);
+	if (n > STATS_FILE_MAX) {
+		free(data);
+		errno = EFBIG;
+		return NULL;
+	}
+	*len_r = n;
+	return data;
+}
+
+int
+shared_stats_restore(const char *path)
+{
+	struct shared_stats *s = stats();
+	int expected = 0;
+	char *data, *err = NULL;
+	struct obj *o;
+	size_t len = 0;
+
+	if (!atomic_compare_exchange_strong(&s->restored, &expected, 1))
+		return 0;
+	data = read_small_file(path, &len);
+	if (data == NULL)
+		return errno == ENOENT ? 0 : -1;
+	o = ucl_parse_json(data, len, &err);
+	free(data);
+	if (o == NULL || o->type != OBJ_OBJECT) {
+		log_warn("controller", NULL, "ignoring unreadable statistics file %s: %s", path,
+		    err != NULL ? err : "not an object");
+		free(err);
+		obj_free(&o);
+		return -1;
+	}
+	stats_add_obj(s, o);
+	obj_free(&o);
+	log_info("controller", NULL, "statistics counters restored from %s", path);
+	return 0;
 }

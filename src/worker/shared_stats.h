@@ -67,4 +67,15 @@ void shared_stats_snapshot(struct stats_snapshot *r);
 /* Zeroes every counter and the scan time ring; start_time is kept. */
 void shared_stats_reset(void);
 
+/*
+ * Persistence across daemon restarts (the controller keeps
+ * <dbdir>/stats.ucl). save writes the counters (not the scan time ring)
+ * as JSON, which is valid UCL, through a temporary file and rename.
+ * restore adds the saved counters once per shared region: a controller
+ * restarted by the supervisor or a reload does not add them again.
+ * Both return 0, or -1 (logged; a missing file is not an error).
+ */
+int shared_stats_save(const char *path);
+int shared_stats_restore(const char *path);
+
 #endif

@@ -7,7 +7,9 @@
  * the scan commands (rspamc sends `symbols` to 11334 when the host is
  * local). Other paths answer 404. Every reply carries
  * `Cache-Control: no-store`, as Rspamd's controller does. Each request is
- * counted as a control connection in the shared statistics.
+ * counted as a control connection in the shared statistics, which the
+ * controller also keeps across restarts in <dbdir>/stats.ucl (restored at
+ * start, saved every minute and when the worker stops).
  */
 #include "config/config.h"
 #include "core/buf.h"
@@ -23,7 +25,11 @@
 #include "worker/worker.h"
 #include "worker/worker_http.h"
 
+#include <ev.h>
+#include <limits.h>
 #include <string.h>
+
+#define CTRL_STATS_SAVE_INTERVAL 60.0
 
 enum ctrl_endpoint {
 	CTRL_EP_UNKNOWN,
@@ -142,11 +148,21 @@ controller_handler(struct http_request *req, void *ud)
 	}
 }
 
+static void
+stats_save_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	UNUSED(loop);
+	UNUSED(revents);
+	shared_stats_save(w->data);
+}
+
 int
 worker_controller_run(struct worker_ctx *ctx)
 {
 	static struct controller c; /* the process's only one; big failure table */
+	static char stats_path[PATH_MAX];
 	struct http_server_settings s;
+	ev_timer save_timer;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -160,7 +176,22 @@ worker_controller_run(struct worker_ctx *ctx)
 		controller_auth_deinit(&c);
 		return 1;
 	}
+	stats_path[0] = '\0';
+	if (ctx->cfg->dbdir != NULL &&
+	    str_format(stats_path, sizeof(stats_path), "%s/stats.ucl", ctx->cfg->dbdir) >= 0) {
+		shared_stats_restore(stats_path);
+		ev_timer_init(&save_timer, stats_save_tick, CTRL_STATS_SAVE_INTERVAL,
+		    CTRL_STATS_SAVE_INTERVAL);
+		save_timer.data = stats_path;
+		ev_timer_start(ctx->loop, &save_timer);
+		ev_unref(ctx->loop); /* never what keeps the loop alive */
+	}
 	rc = worker_http_serve(ctx, &c.srv);
+	if (stats_path[0] != '\0') {
+		ev_ref(ctx->loop);
+		ev_timer_stop(ctx->loop, &save_timer);
+		shared_stats_save(stats_path);
+	}
 	controller_auth_deinit(&c);
 	return rc;
 }

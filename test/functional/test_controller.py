@@ -327,3 +327,28 @@ def test_plaintext_passwords(daemon_factory):
     assert request(d, "/stat", "rw2")[0] == 403
     assert request(d, "/learnham", "ro", body=open(HAM[50], "rb").read())[0] == 403
     assert request(d, "/learnham", "rw", body=open(HAM[50], "rb").read())[0] == 200
+
+
+def test_counters_survive_a_restart(daemon_factory):
+    d = daemon_factory(workers=1)
+    d.start()
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+    conn.request("POST", "/checkv2", body=open(HAM[400], "rb").read())
+    assert conn.getresponse().status == 200
+    conn.close()
+    assert request(d, "/learnspam", body=open(SPAM[45], "rb").read())[0] == 200
+    s1 = stat(d, password=None)
+    assert d.stop() == 0
+    assert os.path.exists(os.path.join(d.state, "db", "stats.ucl"))
+    d.start()
+    s2 = stat(d, password=None)
+    assert s2["scanned"] == s1["scanned"] == 1
+    assert s2["learned"] == s1["learned"] == 1
+    assert s2["actions"] == s1["actions"]
+    # a controller restart inside one daemon lifetime does not add them twice
+    pids = d.worker_pids()
+    os.kill(max(pids), 9)
+    deadline = time.time() + 20
+    while time.time() < deadline and not (d.worker_pids() != pids and d.ping(d.controller_port)):
+        time.sleep(0.2)
+    assert stat(d, password=None)["scanned"] == 1
