@@ -104,8 +104,16 @@ pw_input(const char *given, char *buf, size_t size)
 	return buf;
 }
 
-int
-admin_cmd_pw(const struct admin_ctx *ctx, int argc, char **argv)
+struct pw_opts {
+	enum pwhash_type type;
+	const char *given;  /* -p */
+	bool check;
+	bool quiet;
+};
+
+/* Returns -1 to go on, else the exit status (help, list, bad option). */
+static int
+pw_parse(int argc, char **argv, struct pw_opts *o)
 {
 	static const struct option opts[] = {
 		{ "password", required_argument, NULL, 'p' },
@@ -117,33 +125,26 @@ admin_cmd_pw(const struct admin_ctx *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum pwhash_type type = PWHASH_CATENA;
-	const char *given = NULL, *pw;
-	char buf[PW_MAX], out[PWHASH_ENCODED_MAX];
-	bool check = false, quiet = false;
-	int c, rc = 1;
+	int c;
 
-	(void)ctx;
 	optind = 0; /* GNU: full reset, the globals were parsed already */
 	while ((c = getopt_long(argc, argv, "p:t:ceqlh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			given = optarg;
+			o->given = optarg;
 			break;
 		case 't':
-			if (pwhash_type_parse(optarg, &type) < 0) {
+			if (pwhash_type_parse(optarg, &o->type) < 0) {
 				fprintf(stderr, "rspamadm pw: unknown type '%s'\n", optarg);
 				return 1;
 			}
 			break;
 		case 'c':
-			check = true;
-			break;
 		case 'e':
-			check = false;
+			o->check = c == 'c';
 			break;
 		case 'q':
-			quiet = true;
+			o->quiet = true;
 			break;
 		case 'l':
 			return pw_list();
@@ -155,16 +156,31 @@ admin_cmd_pw(const struct admin_ctx *ctx, int argc, char **argv)
 			return 1;
 		}
 	}
-	if (check && given == NULL) {
+	return -1;
+}
+
+int
+admin_cmd_pw(const struct admin_ctx *ctx, int argc, char **argv)
+{
+	struct pw_opts o = { .type = PWHASH_CATENA };
+	char buf[PW_MAX], out[PWHASH_ENCODED_MAX];
+	const char *pw;
+	int rc = 1;
+
+	(void)ctx;
+	if ((rc = pw_parse(argc, argv, &o)) >= 0)
+		return rc;
+	rc = 1;
+	if (o.check && o.given == NULL) {
 		fprintf(stderr, "rspamadm pw: -c needs the hash as -p HASH\n");
 		return 1;
 	}
-	pw = pw_input(check ? NULL : given, buf, sizeof(buf));
+	pw = pw_input(o.check ? NULL : o.given, buf, sizeof(buf));
 	if (pw == NULL)
 		rc = 1;
-	else if (check)
-		rc = pw_check(given, pw, quiet);
-	else if (pwhash_make(type, pw, strlen(pw), out, sizeof(out)) < 0)
+	else if (o.check)
+		rc = pw_check(o.given, pw, o.quiet);
+	else if (pwhash_make(o.type, pw, strlen(pw), out, sizeof(out)) < 0)
 		fprintf(stderr, "rspamadm pw: hashing failed\n");
 	else {
 		printf("%s\n", out);
