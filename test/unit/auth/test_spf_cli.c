@@ -94,12 +94,15 @@ split_tabs(char *line, char **f, int n)
 }
 
 static int
-run_suite(const char *self)
+run_suite(const char *argv0)
 {
-	char cmd[4096];
+	char cmd[4096], self[2048];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
+	if (n > 0)
+		self[n] = '\0';
 	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 test/functional/test_spf_suite.py --binary '%s'",
-	    self);
+	    n > 0 ? self : argv0);
 	return system(cmd) == 0 ? 0 : 1;
 }
 
