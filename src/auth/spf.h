@@ -60,7 +60,12 @@ int spf_check(struct pool *pool, const struct spf_query *q, spf_resolve_fn *reso
 /* "pass", "fail", ... as RFC 7208 and Received-SPF write them. */
 const char *spf_result_name(enum spf_res r);
 
-/* The task's SPF result once the SPF rule finished, or NULL (for DMARC). */
+/*
+ * The task's SPF result (for DMARC): NULL while the check is in flight (or
+ * when its DNS was cancelled by the time budget); when the rule did not
+ * check (disabled, no IP, synchronous scan, authenticated user, local
+ * address), a SPF_RES_NONE result whose reason starts "not checked".
+ */
 const struct spf_result *spf_task_result(const struct scan_task *task);
 
 #endif

@@ -99,26 +99,55 @@ spf_done(const struct spf_result *res, void *ud)
 	scan_task_insert(task, spf_symbol(res->result), 1.0, res->mechanism);
 }
 
+/* No check: DMARC still learns that no SPF result is coming. */
+static void
+spf_skip(struct scan_task *task, const char *why)
+{
+	struct auth_task *at = auth_task_get(task);
+	struct spf_result *res = pool_alloc(task->pool, sizeof(*res));
+
+	if (at == NULL || res == NULL)
+		return;
+	res->result = SPF_RES_NONE;
+	res->reason = why;
+	at->spf = res;
+}
+
+/* Why this task is not checked, or NULL. */
+static const char *
+spf_skip_reason(const struct scan_task *task)
+{
+	if (!spf_conf_bool(task->cfg, "enabled", true))
+		return "not checked: disabled";
+	if (task->env.ip == NULL || task->loop == NULL)
+		return "not checked: no client address or no event loop";
+	if (task->env.user != NULL && !spf_conf_bool(task->cfg, "check_authed", false))
+		return "not checked: authenticated user";
+	if (spf_ip_is_local(task->cfg, task->env.ip) &&
+	    !spf_conf_bool(task->cfg, "check_local", false))
+		return "not checked: local address";
+	return NULL;
+}
+
 static void
 spf_rule(struct scan_task *task, void *ud)
 {
 	struct spf_query q;
+	const char *why;
 
 	(void)ud;
-	if (task->env.ip == NULL || task->loop == NULL ||
-	    !spf_conf_bool(task->cfg, "enabled", true))
+	if ((why = spf_skip_reason(task)) != NULL) {
+		spf_skip(task, why);
 		return;
-	if (task->env.user != NULL && !spf_conf_bool(task->cfg, "check_authed", false))
-		return;
-	if (spf_ip_is_local(task->cfg, task->env.ip) &&
-	    !spf_conf_bool(task->cfg, "check_local", false))
-		return;
+	}
 	q.ip = task->env.ip;
 	q.sender = task->env.from;
 	q.helo = task->env.helo;
 	q.receiver = NULL;
-	if (spf_check(task->pool, &q, spf_task_lookup, task, spf_done, task) < 0)
+	if (spf_check(task->pool, &q, spf_task_lookup, task, spf_done, task) < 0) {
 		log_warn("spf", task->id, "task memory cap reached, SPF not checked");
+		spf_skip(task, "not checked: task memory cap");
+	}
 }
 
 const struct spf_result *
