@@ -21,6 +21,8 @@ static const struct admin_cmd commands[] = {
 	    admin_cmd_pw },
 	{ "dkim_keygen", "-d DOMAIN -s SELECTOR [-b BITS] [-t rsa|ed25519] [-k KEYFILE [--force]] [-o dns|plain]",
 	    "generate a DKIM key and print its DNS TXT record", admin_cmd_dkim_keygen },
+	{ "spf_check", "-i IP [-s SENDER] [-H HELO] [-n NAMESERVER] [-t SECONDS]",
+	    "evaluate SPF for a client IP and sender as the scanner does", admin_cmd_spf_check },
 };
 
 static void

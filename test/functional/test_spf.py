@@ -98,3 +98,18 @@ def test_cache_spares_queries(daemon, zone):
     for _ in range(3):
         assert "R_SPF_ALLOW" in spf_symbols(scan(daemon, "192.0.2.12", "user@allow.example"))
     assert zone.count("allow.example", "TXT") == before
+
+
+def test_rspamadm_spf_check(zone):
+    import os
+    import subprocess
+    from conftest import BIN
+    out = subprocess.run([os.path.join(BIN, "rspamadm"), "spf_check", "-i", "192.0.2.9",
+                          "-s", "u@allow.example", "-n", zone.address],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "result: pass" in out.stdout and "mechanism: +ip4:192.0.2.0/24" in out.stdout
+    out = subprocess.run([os.path.join(BIN, "rspamadm"), "spf_check", "-i", "203.0.113.9",
+                          "-s", "u@perm.example", "-n", zone.address],
+                         capture_output=True, text=True, timeout=30)
+    assert "result: permerror" in out.stdout and "more than 10 DNS lookups" in out.stdout
