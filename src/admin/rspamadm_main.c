@@ -23,6 +23,8 @@ static const struct admin_cmd commands[] = {
 	    "generate a DKIM key and print its DNS TXT record", admin_cmd_dkim_keygen },
 	{ "spf_check", "-i IP [-s SENDER] [-H HELO] [-n NAMESERVER] [-t SECONDS]",
 	    "evaluate SPF for a client IP and sender as the scanner does", admin_cmd_spf_check },
+	{ "dmarc_report", "[YYYYMMDD]",
+	    "list a day's DMARC aggregate-report data as JSON", admin_cmd_dmarc_report },
 };
 
 static void
