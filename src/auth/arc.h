@@ -9,9 +9,8 @@
  * verified with the DKIM helper's code (dkim_verify_key); the ARC-Seal
  * hashes the ARC header sets with relaxed canonicalization (5.1.1).
  *
- * The scan rule (arc_check.c) adds the lookups, the symbols ARC_ALLOW,
- * ARC_REJECT, ARC_INVALID, ARC_DNSFAIL, ARC_NA, and sealing for relayed
- * mail when arc.conf configures keys.
+ * The scan rule (arc_check.c) adds the lookups and the symbols ARC_ALLOW,
+ * ARC_REJECT, ARC_INVALID, ARC_DNSFAIL, ARC_NA.
  */
 #ifndef AUTH_ARC_H
 #define AUTH_ARC_H
@@ -87,30 +86,9 @@ void arc_verify_finish(struct arc_verify *av);
 /* The domain of the newest seal (for symbol options), or NULL. */
 const char *arc_verify_last_domain(const struct arc_verify *av);
 
-/* Sealing: the three header values of a new ARC set (instance n_sets + 1). */
-struct arc_seal_params {
-	const char *domain;
-	const char *selector;
-	const char *authserv_id;      /* AAR: who verified (our hostname) */
-	const char *results;          /* AAR payload after "authserv-id;" */
-	const char *sign_headers;     /* AMS h= names ("from:to:..."), NULL: default */
-	time_t now;
-};
-
-struct arc_seal_out {
-	char *aar;                    /* values, without the "Name:" prefix */
-	char *ams;
-	char *as;
-};
-
 /*
- * Seals the message verified in `av` (its chain status gives cv=; a chain
- * that already failed is sealed with cv=fail, as 5.1.2 asks). Strings are
- * pool-owned. -1 with a static *error_r (more than 50 instances, key
- * errors).
+ * XXX: sealing (a new AAR/AMS/AS set for relayed mail) is not written
+ * yet; arc.conf documents it as not applied.
  */
-int arc_seal(struct arc_verify *av, const struct arc_seal_params *p,
-    const struct dkim_privkey *key, struct arc_seal_out *out_r,
-    const char **error_r);
 
 #endif

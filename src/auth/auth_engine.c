@@ -19,5 +19,7 @@ auth_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r)
 		return -1;
 	if (dmarc_engine_init(eng, cfg, error_r) < 0)
 		return -1;
+	if (arc_engine_init(eng, cfg, error_r) < 0)
+		return -1;
 	return 0;
 }

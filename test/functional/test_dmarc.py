@@ -214,3 +214,48 @@ def test_report_data(daemon, rsa_key):
     assert rows[("192.0.2.7", "reject")]["dkim"] == "fail"
     assert rows[("192.0.2.8", "none")]["dkim"] == "pass"
     assert doms["example.com"]["policy"] == "reject"
+
+
+def test_arc_chain_through_daemon(daemon_factory, tmp_path):
+    """A two-hop chain sealed by python3-dkim's ARC signer verifies
+    (ARC_ALLOW); tampering gives ARC_REJECT; no ARC headers ARC_NA."""
+    keys = {}
+    for sel, dom in (("s1", "origin.example"), ("s2", "forwarder.example")):
+        key = str(tmp_path / f"{sel}.pem")
+        subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True,
+                       capture_output=True)
+        der = subprocess.run(["openssl", "rsa", "-in", key, "-pubout", "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        import base64
+        keys[(sel, dom)] = (open(key, "rb").read(), base64.b64encode(der).decode())
+    records = {f"{s}._domainkey.{d}.".encode(): f"v=DKIM1; k=rsa; p={k[1]}".encode()
+               for (s, d), k in keys.items()}
+
+    def dnsfunc(name, timeout=5):
+        return records.get(name if name.endswith(b".") else name + b".", b"")
+
+    hdrs = [b"from", b"to", b"subject", b"date", b"message-id"]
+    msg = b"Authentication-Results: mx.origin.example; dkim=none\r\n" + message("a@origin.example")
+    m1 = b"".join(dkim.arc_sign(msg, b"s1", b"origin.example", keys[("s1", "origin.example")][0],
+                                b"mx.origin.example", include_headers=hdrs)) + msg
+    m1 = b"Authentication-Results: mx.forwarder.example; arc=pass\r\n" + m1
+    a = dkim.ARC(m1)
+    a.dnsfunc = dnsfunc
+    m2 = b"".join(a.sign(b"s2", b"forwarder.example", keys[("s2", "forwarder.example")][0],
+                         b"mx.forwarder.example", include_headers=hdrs)) + m1
+    assert dkim.arc_verify(m2, dnsfunc=dnsfunc)[0] == b"pass"
+    z = DnsZone("".join(txt(n.decode().rstrip("."), r.decode()) for n, r in records.items()))
+    try:
+        d = daemon_factory(extra_local=dns_local(z)).start()
+        res = checkv2(d, m2)
+        assert sym(res, "ARC_ALLOW"), res["symbols"]
+        assert sym(res, "ARC_ALLOW")["options"] == ["forwarder.example:s=2"]
+        assert sym(res, "ARC_ALLOW")["score"] == pytest.approx(-1.0)
+        res = checkv2(d, m2.replace(b"Hello.", b"Hello!"))
+        assert sym(res, "ARC_REJECT"), res["symbols"]
+        res = checkv2(d, m2.replace(b"ARC-Seal: i=1", b"X-Seal: i=1"))
+        assert sym(res, "ARC_INVALID"), res["symbols"]
+        res = checkv2(d, message("a@origin.example"))
+        assert sym(res, "ARC_NA")
+    finally:
+        z.stop()
