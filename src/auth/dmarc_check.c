@@ -24,6 +24,7 @@
 #include "auth/auth_task.h"
 #include "auth/dkim.h"
 #include "auth/dmarc.h"
+#include "auth/spf.h"
 #include "auth/dns.h"
 #include "auth/psl.h"
 
@@ -246,9 +247,21 @@ static void
 dmarc_collect_spf(struct scan_task *task, const struct auth_task *at,
     struct dmarc_auth *auth)
 {
+	const struct spf_result *r = at->spf;
+
 	(void)task;
-	(void)at;
-	(void)auth;
+	if (r == NULL)
+		return;
+	auth->spf_domain = r->domain;
+	switch (r->result) {
+	case SPF_RES_PASS: auth->spf = DMARC_AUTH_PASS; break;
+	case SPF_RES_FAIL:
+	case SPF_RES_SOFTFAIL:
+	case SPF_RES_NEUTRAL: auth->spf = DMARC_AUTH_FAIL; break;
+	case SPF_RES_TEMPERROR: auth->spf = DMARC_AUTH_TEMPERROR; break;
+	case SPF_RES_PERMERROR: auth->spf = DMARC_AUTH_PERMERROR; break;
+	default: auth->spf = DMARC_AUTH_NONE; break;
+	}
 }
 
 static bool

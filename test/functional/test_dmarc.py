@@ -69,6 +69,13 @@ def zone_text(pub):
     z += txt("_dmarc.two.test", "v=DMARC1; p=reject")
     z += txt("_dmarc.two.test", "v=DMARC1; p=none")
     z += "_dmarc.fail.test. SERVFAIL\n"
+    # SPF-only domains: aligned by MAIL FROM, relaxed and strict
+    z += txt("spfr.test", "v=spf1 ip4:192.0.2.55 -all")
+    z += txt("bounce.spfr.test", "v=spf1 ip4:192.0.2.55 -all")
+    z += txt("_dmarc.spfr.test", "v=DMARC1; p=reject")
+    z += txt("spfs.test", "v=spf1 ip4:192.0.2.55 -all")
+    z += txt("bounce.spfs.test", "v=spf1 ip4:192.0.2.55 -all")
+    z += txt("_dmarc.spfs.test", "v=DMARC1; p=reject; aspf=s")
     z += "norecord.test. 300 IN A 192.0.2.10\n"
     return z
 
@@ -259,3 +266,21 @@ def test_arc_chain_through_daemon(daemon_factory, tmp_path):
         assert sym(res, "ARC_NA")
     finally:
         z.stop()
+
+
+def test_spf_alignment_relaxed_and_strict(daemon):
+    def scan(from_hdr, env_from, ip="192.0.2.55"):
+        return checkv2(daemon, message(from_hdr), {"IP": ip, "From": env_from,
+                                                    "Helo": "mx.example.net"})
+
+    # same domain: SPF pass and aligned under either mode
+    r = scan("a@spfr.test", "bounce@spfr.test")
+    assert sym(r, "R_SPF_ALLOW") and dmarc_syms(r) == ["DMARC_POLICY_ALLOW"]
+    # subdomain MAIL FROM: aligned only in relaxed mode
+    r = scan("a@spfr.test", "x@bounce.spfr.test")
+    assert sym(r, "R_SPF_ALLOW") and dmarc_syms(r) == ["DMARC_POLICY_ALLOW"]
+    r = scan("a@spfs.test", "x@bounce.spfs.test")
+    assert sym(r, "R_SPF_ALLOW") and dmarc_syms(r) == ["DMARC_POLICY_REJECT"]
+    # SPF fail from another address: nothing aligned passes
+    r = scan("a@spfr.test", "bounce@spfr.test", ip="198.51.100.9")
+    assert sym(r, "R_SPF_FAIL") and dmarc_syms(r) == ["DMARC_POLICY_REJECT"]
