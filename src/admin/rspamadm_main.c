@@ -25,6 +25,8 @@ static const struct admin_cmd commands[] = {
 	    "evaluate SPF for a client IP and sender as the scanner does", admin_cmd_spf_check },
 	{ "dmarc_report", "[YYYYMMDD]",
 	    "list a day's DMARC aggregate-report data as JSON", admin_cmd_dmarc_report },
+	{ "dnscheck", "DOMAIN [--ip ADDR] [--helo NAME] [--selector S]... [--nameserver IP:PORT]",
+	    "check a domain's MX, SPF, DKIM, DMARC and PTR records (PASS/WARN/FAIL)", admin_cmd_dnscheck },
 };
 
 static void
