@@ -9,8 +9,10 @@
  * verified with the DKIM helper's code (dkim_verify_key); the ARC-Seal
  * hashes the ARC header sets with relaxed canonicalization (5.1.1).
  *
- * The scan rule (arc_check.c) adds the lookups and the symbols ARC_ALLOW,
- * ARC_REJECT, ARC_INVALID, ARC_DNSFAIL, ARC_NA.
+ * arc_seal_message() (arc_seal.c) builds the next ARC set for relayed mail.
+ *
+ * The scan rules (arc_check.c) add the lookups and the symbols ARC_ALLOW,
+ * ARC_REJECT, ARC_INVALID, ARC_DNSFAIL, ARC_NA, and the sealing (ARC_SIGNED).
  */
 #ifndef AUTH_ARC_H
 #define AUTH_ARC_H
@@ -87,8 +89,36 @@ void arc_verify_finish(struct arc_verify *av);
 const char *arc_verify_last_domain(const struct arc_verify *av);
 
 /*
- * XXX: sealing (a new AAR/AMS/AS set for relayed mail) is not written
- * yet; arc.conf documents it as not applied.
+ * Sealing (5.1): a new set i=N+1 on top of the message's chain. `cv` is
+ * the verifier's verdict on that chain: NONE when the message has no ARC
+ * headers, PASS when it verified, FAIL otherwise (the new seal then signs
+ * only its own set, 5.1.2). Values are the header values without the
+ * name, folded with "\n\t", pool strings; the caller prepends them.
  */
+struct arc_seal_params {
+	const char *domain;
+	const char *selector;
+	const char *authserv_id;
+	const char *results;      /* RFC 8601 resinfo list, "; "-separated;
+	                           * NULL or "": "none" */
+	const char *sign_headers; /* NULL: DKIM_DEFAULT_SIGN_HEADERS */
+	time_t now;               /* t= */
+};
+
+struct arc_seal {
+	unsigned instance;        /* i= of the new set */
+	enum arc_cv cv;
+	char *aar, *ams, *as;     /* ARC-Authentication-Results, -Message-
+	                           * Signature, -Seal values */
+};
+
+/*
+ * Builds the set. -1 with a static *error_r when the message must not be
+ * sealed: cv=none but ARC headers exist, cv=pass on a broken chain, the
+ * newest seal already says cv=fail (5.1 step 1), or 50 instances exist.
+ */
+int arc_seal_message(struct pool *pool, const char *data, size_t len, enum arc_cv cv,
+    const struct arc_seal_params *p, const struct dkim_privkey *key,
+    struct arc_seal *seal_r, const char **error_r);
 
 #endif

@@ -75,27 +75,58 @@ add_urls_emails(struct obj *r, const struct scan_task *task, const struct scan_r
 }
 
 static struct obj *
+header_obj(const char *value, int order)
+{
+	struct obj *h = obj_new_object();
+
+	obj_object_append(h, "value", obj_new_string(value));
+	obj_object_append(h, "order", obj_new_int(order));
+	return h;
+}
+
+/* One more header under `name`: a lone object, or an array once repeated. */
+static void
+add_header_entry(struct obj *add, const char *name, struct obj *h)
+{
+	struct obj *cur = obj_lookup(add, name), *list;
+
+	if (cur == NULL) {
+		obj_object_append(add, name, h);
+		return;
+	}
+	if (cur->type != OBJ_ARRAY) {
+		list = obj_new_array();
+		obj_array_append(list, obj_copy(cur));
+		obj_object_set(add, name, list);
+		cur = list;
+	}
+	obj_array_append(cur, h);
+}
+
+static struct obj *
 milter_obj(const struct scan_task *task)
 {
 	struct obj *milter = obj_new_object(), *rm = obj_new_object();
+	struct obj *add = obj_new_object();
 
 	/* An upstream X-Spam flag must never survive our verdict. */
 	obj_object_append(rm, "X-Spam", obj_new_int(0));
 	obj_object_append(milter, "remove_headers", rm);
 	if (task->n_dkim_signatures != 0) {
 		/* An external MTA adds our signatures through the milter block. */
-		struct obj *add = obj_new_object(), *list = obj_new_array();
+		struct obj *list = obj_new_array();
 
-		for (size_t i = 0; i < task->n_dkim_signatures; i++) {
-			struct obj *h = obj_new_object();
-
-			obj_object_append(h, "value", obj_new_string(task->dkim_signatures[i]));
-			obj_object_append(h, "order", obj_new_int(0));
-			obj_array_append(list, h);
-		}
+		for (size_t i = 0; i < task->n_dkim_signatures; i++)
+			obj_array_append(list, header_obj(task->dkim_signatures[i], 0));
 		obj_object_append(add, "DKIM-Signature", list);
-		obj_object_append(milter, "add_headers", add);
 	}
+	for (size_t i = 0; i < task->n_add_headers; i++)
+		add_header_entry(add, task->add_headers[i].name,
+		    header_obj(task->add_headers[i].value, task->add_headers[i].order));
+	if (obj_count(add) != 0)
+		obj_object_append(milter, "add_headers", add);
+	else
+		obj_free(&add);
 	return milter;
 }
 

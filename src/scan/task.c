@@ -187,6 +187,25 @@ scan_task_set_pre_result(struct scan_task *task, const char *action,
 	task->pre_module = module;
 }
 
+void
+scan_task_add_header(struct scan_task *task, const char *name, const char *value,
+    int order)
+{
+	struct scan_header *n = pool_calloc(task->pool, task->n_add_headers + 1, sizeof(*n));
+	char *nm = pool_strdup(task->pool, name), *v = pool_strdup(task->pool, value);
+
+	/* at the pool cap the header is dropped, like a symbol option */
+	if (n == NULL || nm == NULL || v == NULL)
+		return;
+	if (task->n_add_headers > 0)
+		memcpy(n, task->add_headers, task->n_add_headers * sizeof(*n));
+	n[task->n_add_headers].name = nm;
+	n[task->n_add_headers].value = v;
+	n[task->n_add_headers].order = order;
+	task->add_headers = n;
+	task->n_add_headers++;
+}
+
 /* Sum of scores, each group's positive total capped at its max_score. */
 static double
 total_score(const struct scan_task *task)

@@ -48,6 +48,13 @@ struct scan_envelope {
 	size_t n_req_headers;
 };
 
+/* A header the MTA should add (reply milter block add_headers). */
+struct scan_header {
+	const char *name;
+	const char *value;       /* unfolded or folded with "\n\t" */
+	int order;               /* Rspamd's milter order: 0 prepends */
+};
+
 struct scan_symbol {
 	const char *name;
 	double score;            /* contributed: weight * dynamic factor */
@@ -79,6 +86,8 @@ struct scan_task {
 	const char *subject;     /* rewritten subject for "rewrite subject" */
 	const char **dkim_signatures; /* DKIM-Signature values made for this message */
 	size_t n_dkim_signatures;
+	struct scan_header *add_headers; /* scan_task_add_header(), in call order */
+	size_t n_add_headers;
 	bool skipped;
 	double start_real;       /* wall clock seconds */
 	double time_real;        /* seconds spent in scan_task_process */
@@ -154,6 +163,13 @@ const struct scan_symbol *scan_task_find_symbol(const struct scan_task *task,
 /* A pre-result decides the action regardless of score (e.g. GTUBE). */
 void scan_task_set_pre_result(struct scan_task *task, const char *action,
     const char *message, const char *module);
+
+/*
+ * Asks the MTA to add a header (ARC sets, ...); name and value are copied
+ * into the task pool. A name added twice is emitted as an array.
+ */
+void scan_task_add_header(struct scan_task *task, const char *name, const char *value,
+    int order);
 
 /* Removes a symbol (composites consume their parts). */
 void scan_task_remove_symbol(struct scan_task *task, const char *name, bool keep_score);
