@@ -258,3 +258,34 @@ def test_dmarc_at_org_domain(setup):
         'mail.example.com. TXT "v=spf1 -all"']
     rc, out, _ = dnscheck(setup, lines, "--selector", "sel", domain="mail.example.com")
     assert "PASS DMARC: record at _dmarc.example.com" in out, out
+
+
+def test_dkim_ed25519(setup):
+    out = subprocess.run([os.path.join(BIN, "rspamadm"), "dkim_keygen", "-d", "example.com",
+                          "-s", "ed", "-t", "ed25519", "-o", "plain"],
+                         capture_output=True, text=True, check=True).stdout
+    record = [ln for ln in out.splitlines() if ln.startswith("v=DKIM1")][0]
+    lines = clean_zone(setup) + [zone_txt("ed._domainkey.example.com", record)]
+    rc, out, _ = dnscheck(setup, lines, "--selector", "ed")
+    assert rc == 0 and "PASS DKIM: ed._domainkey.example.com: ed25519 key" in out, out
+
+
+def test_ptr_ipv6(setup):
+    ip6 = "2001:db8::25"
+    rev = "5.2.0.0." + "0." * 20 + "8.b.d.0.1.0.0.2.ip6.arpa."
+    lines = clean_zone(setup) + [f"{rev} PTR mx1.example.com.",
+                                 f"mx1.example.com. AAAA {ip6}"]
+    rc, out, _ = dnscheck(setup, lines, "--ip", ip6, "--helo", HELO)
+    assert rc == 0, out
+    assert f"PASS PTR: mx1.example.com resolves back to {ip6} (forward-confirmed)" in out
+
+
+def test_ptr_against_myhostname(setup, tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(os.path.dirname(setup["conf"]), conf)
+    with open(conf / "rspamd.conf", "a") as f:
+        f.write('mta { myhostname = "smtp.example.com"; }\n')
+    rc, out, _ = dnscheck(dict(setup, conf=str(conf / "rspamd.conf")), clean_zone(setup),
+                          "--ip", IP, "--helo", HELO)
+    assert rc == 1 and lines_of(out, "FAIL") == [
+        "FAIL PTR: PTR mx1.example.com differs from myhostname smtp.example.com"], out
