@@ -324,6 +324,11 @@ dc_spf_void_check(struct dnscheck *dc, struct dc_spf_walk *w, const char *name, 
 	dc_query(dc, name, qtype, &a);
 	if (!dc_lookup_error(&a) && a.n == 0)
 		w->voids++;
+	/* RFC 7208 4.6.4: an mx term may look up at most 10 hosts */
+	if (qtype == DNS_T_MX && a.n > 10) {
+		dc_report(dc, "FAIL", "SPF: mx:%s has %zu MX hosts > 10 (permerror)", name, a.n);
+		w->failed = true;
+	}
 }
 
 /* Counts one DNS-querying term and follows it where that makes sense. */

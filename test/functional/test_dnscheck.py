@@ -289,3 +289,14 @@ def test_ptr_against_myhostname(setup, tmp_path):
                           "--ip", IP, "--helo", HELO)
     assert rc == 1 and lines_of(out, "FAIL") == [
         "FAIL PTR: PTR mx1.example.com differs from myhostname smtp.example.com"], out
+
+
+def test_dns_failures(setup):
+    rc, out, _ = dnscheck(setup, clean_zone(setup) + ["example.com. SERVFAIL TXT"])
+    assert rc == 1 and "FAIL SPF: TXT lookup for example.com failed (servfail): temperror" in out
+    many = [f"many.example.com. MX {k} h{k}.example.com." for k in range(11)]
+    rc, out, _ = dnscheck(setup, edit(clean_zone(setup), drop=['example.com. TXT "v=spf1'],
+                                      add=['example.com. TXT "v=spf1 mx:many.example.com -all"']
+                                      + many))
+    assert rc == 1 and lines_of(out, "FAIL") == [
+        "FAIL SPF: mx:many.example.com has 11 MX hosts > 10 (permerror)"], out
