@@ -12,8 +12,7 @@
  * recognisably dead instead of being papered over.
  *
  * The header list follows dkim_signing's sign_headers syntax ("(o)from:
- * (x)sender:list-*"); the expansion is small enough to keep here rather
- * than widen the DKIM signer's interface.
+ * (x)sender:list-*"), expanded and signed by the DKIM signer's pieces.
  */
 #include "auth/arc.h"
 #include "auth/dkim_internal.h"
@@ -22,137 +21,10 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/rsa.h>
 
 #include "core/buf.h"
 #include "core/codec.h"
 #include "core/pool.h"
-#include "core/xmalloc.h"
-
-static bool
-arc_seal_is_arc(struct str name)
-{
-	return str_case_eq_cstr(name, "ARC-Authentication-Results") ||
-	    str_case_eq_cstr(name, "ARC-Message-Signature") ||
-	    str_case_eq_cstr(name, "ARC-Seal");
-}
-
-static size_t
-arc_seal_count(const struct dkim_message *m, struct str name, bool prefix)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->n_headers; i++) {
-		struct str h = m->headers[i].name;
-
-		if (prefix ? h.len >= name.len &&
-		    str_case_eq(str_slice(h, 0, name.len), name) : str_case_eq(h, name))
-			n++;
-	}
-	return n;
-}
-
-/* Appends `name` lowercased `times` times (ARC names never). */
-static int
-arc_seal_hadd(struct pool *pool, struct dkim_sig *sig, struct str name, size_t times)
-{
-	if (arc_seal_is_arc(name))
-		return 0;
-	for (; times > 0 && sig->n_headers < DKIM_MAX_SIGNED_HEADERS; times--) {
-		char *low = str_dup_cstr(pool, name);
-
-		if (low == NULL)
-			return -1;
-		for (char *p = low; *p != '\0'; p++)
-			*p = ascii_tolower(*p);
-		sig->headers[sig->n_headers++] = str_make(low, name.len);
-	}
-	return 0;
-}
-
-/* One sign_headers entry: "(o)name", "(x)name", "name" or "prefix*". */
-static int
-arc_seal_hentry(struct pool *pool, const struct dkim_message *m, struct str e,
-    struct dkim_sig *sig)
-{
-	bool over = false, if_present = false;
-	size_t present;
-
-	e = str_trim(e);
-	if (e.len >= 3 && e.ptr[0] == '(' && e.ptr[2] == ')') {
-		over = e.ptr[1] == 'o' || e.ptr[1] == 'x';
-		if_present = e.ptr[1] == 'x';
-		e = str_trim(str_slice(e, 3, e.len - 3));
-	}
-	if (e.len == 0)
-		return 0;
-	if (e.ptr[e.len - 1] == '*') {
-		struct str pre = str_slice(e, 0, e.len - 1);
-
-		for (size_t i = 0; i < m->n_headers; i++) {
-			struct str h = m->headers[i].name;
-			bool dup = false;
-
-			if (h.len < pre.len || !str_case_eq(str_slice(h, 0, pre.len), pre))
-				continue;
-			for (size_t k = 0; k < i && !dup; k++)
-				dup = str_case_eq(m->headers[k].name, h);
-			if (!dup && arc_seal_hadd(pool, sig, h,
-			    arc_seal_count(m, h, false)) < 0)
-				return -1;
-		}
-		return 0;
-	}
-	present = arc_seal_count(m, e, false);
-	if (over && (present > 0 || !if_present))
-		present++;
-	return arc_seal_hadd(pool, sig, e, present);
-}
-
-static int
-arc_seal_hlist(struct pool *pool, const struct dkim_message *m, const char *spec,
-    struct dkim_sig *sig)
-{
-	struct str s = str_from_cstr(spec);
-	size_t start = 0;
-
-	sig->headers = pool_calloc(pool, DKIM_MAX_SIGNED_HEADERS, sizeof(struct str));
-	if (sig->headers == NULL)
-		return -1;
-	for (size_t i = 0; i <= s.len; i++) {
-		if (i < s.len && s.ptr[i] != ':')
-			continue;
-		if (arc_seal_hentry(pool, m, str_slice(s, start, i - start), sig) < 0)
-			return -1;
-		start = i + 1;
-	}
-	return 0;
-}
-
-static int
-arc_seal_sign(const struct dkim_privkey *key, const unsigned char *dg, size_t dlen,
-    unsigned char *sig, size_t *slen)
-{
-	bool ok;
-
-	if (key->type == DKIM_KEY_ED25519) {
-		EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-
-		ok = mctx != NULL &&
-		    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key->pkey) == 1 &&
-		    EVP_DigestSign(mctx, sig, slen, dg, dlen) == 1;
-		EVP_MD_CTX_free(mctx);
-	} else {
-		EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(key->pkey, NULL);
-
-		ok = pctx != NULL && EVP_PKEY_sign_init(pctx) == 1 &&
-		    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) == 1 &&
-		    EVP_PKEY_sign(pctx, sig, slen, dg, dlen) == 1;
-		EVP_PKEY_CTX_free(pctx);
-	}
-	return ok ? 0 : -1;
-}
 
 /* Signs `dg` and appends b= in folded lines; returns the pool value. */
 static char *
@@ -160,49 +32,19 @@ arc_seal_finish(struct pool *pool, struct buf *b, const struct dkim_privkey *key
     const unsigned char *dg, size_t dlen)
 {
 	unsigned char sig[1024];
-	size_t slen = sizeof(sig), n;
-	char *b64;
-	int r = 0;
+	size_t slen = sizeof(sig);
 
 	if (EVP_PKEY_get_size(key->pkey) > (int)sizeof(sig) ||
-	    arc_seal_sign(key, dg, dlen, sig, &slen) < 0)
+	    dkim_sign_digest(key, dg, dlen, sig, &slen) < 0 ||
+	    dkim_append_b64_folded(b, sig, slen) < 0)
 		return NULL;
-	b64 = xmalloc(BASE64_ENCODED_LEN(slen) + 1);
-	n = base64_encode(sig, slen, b64);
-	for (size_t i = 0; i < n && r == 0; i += 72) {
-		if (i > 0)
-			r = buf_append_cstr(b, "\n\t ");
-		if (r == 0)
-			r = buf_append(b, b64 + i, MIN(72, n - i));
-	}
-	free(b64);
-	return r < 0 ? NULL : pool_strndup(pool, b->data, b->len);
+	return pool_strndup(pool, b->data, b->len);
 }
 
 static const char *
 arc_seal_alg(const struct dkim_privkey *key)
 {
 	return key->type == DKIM_KEY_ED25519 ? "ed25519-sha256" : "rsa-sha256";
-}
-
-static int
-arc_seal_append_hlist(struct buf *b, const struct dkim_sig *sig)
-{
-	size_t col = 2;
-	int r = buf_append_cstr(b, "h=");
-
-	for (size_t i = 0; i < sig->n_headers && r == 0; i++) {
-		if (col + sig->headers[i].len > 72) {
-			r = buf_append_cstr(b, "\n\t ");
-			col = 1;
-		}
-		if (r == 0)
-			r = buf_append(b, sig->headers[i].ptr, sig->headers[i].len);
-		if (r == 0 && i + 1 < sig->n_headers)
-			r = buf_putc(b, ':');
-		col += sig->headers[i].len + 1;
-	}
-	return r < 0 ? -1 : buf_append_cstr(b, ";\n\t");
 }
 
 /* The ARC-Message-Signature value for instance `inst`. */
@@ -222,8 +64,8 @@ arc_seal_ams(struct pool *pool, const struct dkim_message *m, unsigned inst,
 
 	sig.alg = key->type == DKIM_KEY_ED25519 ? DKIM_ALG_ED25519_SHA256 :
 	    DKIM_ALG_RSA_SHA256;
-	if (arc_seal_hlist(pool, m, p->sign_headers != NULL ? p->sign_headers :
-	    DKIM_DEFAULT_SIGN_HEADERS, &sig) < 0)
+	if (dkim_expand_sign_headers(pool, m, p->sign_headers != NULL ? p->sign_headers :
+	    DKIM_DEFAULT_SIGN_HEADERS, true, &sig) < 0)
 		return *error_r = "out of memory", NULL;
 	if (sig.n_headers == 0)
 		return *error_r = "no header to sign", NULL;
@@ -235,7 +77,7 @@ arc_seal_ams(struct pool *pool, const struct dkim_message *m, unsigned inst,
 	buf_init(&field, 0);
 	if (buf_printf(&b, "i=%u; a=%s; c=relaxed/relaxed; d=%s; s=%s;\n\tt=%lld;\n\t",
 	    inst, arc_seal_alg(key), p->domain, p->selector, (long long)p->now) == 0 &&
-	    arc_seal_append_hlist(&b, &sig) == 0 &&
+	    dkim_append_hlist(&b, &sig) == 0 &&
 	    buf_printf(&b, "bh=%s;\n\tb=", bh64) == 0 &&
 	    buf_append_cstr(&field, "ARC-Message-Signature: ") == 0 &&
 	    buf_append(&field, b.data, b.len) == 0)
@@ -319,7 +161,7 @@ arc_seal_highest(const struct dkim_message *m)
 		ptrdiff_t colon = str_find_chr(f, ':'), eq, semi;
 		uint64_t n;
 
-		if (!arc_seal_is_arc(m->headers[h].name) || colon < 0)
+		if (!dkim_is_arc_header(m->headers[h].name) || colon < 0)
 			continue;
 		v = str_trim(str_slice(f, (size_t)colon + 1, f.len - (size_t)colon - 1));
 		eq = str_find_chr(v, '=');

@@ -12,6 +12,25 @@
  * field with an empty b=, hashed without its CRLF). Returns the digest
  * length or -1.
  */
+/*
+ * Signing pieces shared by the DKIM signer and the ARC sealer.
+ * dkim_expand_sign_headers: the h= list for this message from a
+ * sign_headers spec ("(o)from:(x)sender:list-*"); `no_arc` leaves ARC
+ * headers out (an ARC-Message-Signature never covers them).
+ * dkim_append_hlist: "h=a:b:...;" folded at 72 columns.
+ * dkim_sign_digest: RSA PKCS#1 v1.5 over a SHA-256 digest, or Ed25519 over
+ * it (RFC 8463). dkim_append_b64_folded: b= in lines of 72 characters.
+ * All return 0, or -1 on failure.
+ */
+int dkim_expand_sign_headers(struct pool *pool, const struct dkim_message *m,
+    const char *spec, bool no_arc, struct dkim_sig *sig);
+int dkim_append_hlist(struct buf *b, const struct dkim_sig *sig);
+/* ARC-Authentication-Results, ARC-Message-Signature or ARC-Seal. */
+bool dkim_is_arc_header(struct str name);
+int dkim_sign_digest(const struct dkim_privkey *key, const unsigned char *dg, size_t dlen,
+    unsigned char *sig, size_t *slen);
+int dkim_append_b64_folded(struct buf *b, const unsigned char *sig, size_t slen);
+
 int dkim_header_digest(const struct dkim_message *m, const struct dkim_sig *sig,
     size_t self, struct str sigfield, unsigned char out[64]);
 

@@ -168,11 +168,23 @@ count_headers(const struct dkim_message *m, struct str name, bool prefix)
 	return n;
 }
 
+bool
+dkim_is_arc_header(struct str name)
+{
+	return str_case_eq_cstr(name, "ARC-Authentication-Results") ||
+	    str_case_eq_cstr(name, "ARC-Message-Signature") ||
+	    str_case_eq_cstr(name, "ARC-Seal");
+}
+
 static int
-hlist_add(struct pool *pool, struct str *list, size_t *n, struct str name, size_t times)
+hlist_add(struct pool *pool, struct str *list, size_t *n, struct str name, size_t times,
+    bool no_arc)
 {
 	char *low;
 
+	/* An ARC-Message-Signature never covers ARC headers: they are the seal's. */
+	if (no_arc && dkim_is_arc_header(name))
+		return 0;
 	for (; times > 0; times--) {
 		if (*n == DKIM_MAX_SIGNED_HEADERS)
 			return 0;
@@ -189,7 +201,7 @@ hlist_add(struct pool *pool, struct str *list, size_t *n, struct str name, size_
 /* "list-*": each distinct matching name, as often as present */
 static int
 hlist_add_prefix(struct pool *pool, const struct dkim_message *m, struct str prefix,
-    struct str *list, size_t *n)
+    struct str *list, size_t *n, bool no_arc)
 {
 	for (size_t i = 0; i < m->n_headers; i++) {
 		struct str h = m->headers[i].name;
@@ -199,7 +211,7 @@ hlist_add_prefix(struct pool *pool, const struct dkim_message *m, struct str pre
 			continue;
 		for (size_t k = 0; k < i && !dup; k++)
 			dup = str_case_eq(m->headers[k].name, h);
-		if (!dup && hlist_add(pool, list, n, h, count_headers(m, h, false)) < 0)
+		if (!dup && hlist_add(pool, list, n, h, count_headers(m, h, false), no_arc) < 0)
 			return -1;
 	}
 	return 0;
@@ -207,7 +219,7 @@ hlist_add_prefix(struct pool *pool, const struct dkim_message *m, struct str pre
 
 static int
 expand_one(struct pool *pool, const struct dkim_message *m, struct str e,
-    struct str *list, size_t *n)
+    struct str *list, size_t *n, bool no_arc)
 {
 	bool over = false, if_present = false;
 	size_t present;
@@ -221,17 +233,16 @@ expand_one(struct pool *pool, const struct dkim_message *m, struct str e,
 	if (e.len == 0)
 		return 0;
 	if (e.ptr[e.len - 1] == '*')
-		return hlist_add_prefix(pool, m, str_slice(e, 0, e.len - 1), list, n);
+		return hlist_add_prefix(pool, m, str_slice(e, 0, e.len - 1), list, n, no_arc);
 	present = count_headers(m, e, false);
 	if (over && (present > 0 || !if_present))
 		present++;
-	return hlist_add(pool, list, n, e, present);
+	return hlist_add(pool, list, n, e, present, no_arc);
 }
 
-/* The h= list for this message from a sign_headers spec */
-static int
-expand_sign_headers(struct pool *pool, const struct dkim_message *m, const char *spec,
-    struct dkim_sig *sig)
+int
+dkim_expand_sign_headers(struct pool *pool, const struct dkim_message *m, const char *spec,
+    bool no_arc, struct dkim_sig *sig)
 {
 	struct str s = str_from_cstr(spec);
 	size_t start = 0;
@@ -243,15 +254,15 @@ expand_sign_headers(struct pool *pool, const struct dkim_message *m, const char 
 		if (i < s.len && s.ptr[i] != ':')
 			continue;
 		if (expand_one(pool, m, str_slice(s, start, i - start), sig->headers,
-		    &sig->n_headers) < 0)
+		    &sig->n_headers, no_arc) < 0)
 			return -1;
 		start = i + 1;
 	}
 	return 0;
 }
 
-static int
-append_hlist(struct buf *b, const struct dkim_sig *sig)
+int
+dkim_append_hlist(struct buf *b, const struct dkim_sig *sig)
 {
 	size_t col = 2;
 
@@ -271,8 +282,8 @@ append_hlist(struct buf *b, const struct dkim_sig *sig)
 	return buf_append_cstr(b, ";\n\t");
 }
 
-static int
-sign_digest(const struct dkim_privkey *key, const unsigned char *dg, size_t dlen,
+int
+dkim_sign_digest(const struct dkim_privkey *key, const unsigned char *dg, size_t dlen,
     unsigned char *sig, size_t *slen)
 {
 	int ok;
@@ -314,14 +325,13 @@ build_unsigned(struct buf *b, const struct dkim_sign_params *p, const struct dki
 		return -1;
 	if (p->length_tag && buf_printf(b, " l=%llu;", (unsigned long long)clen) < 0)
 		return -1;
-	if (buf_append_cstr(b, "\n\t") < 0 || append_hlist(b, sig) < 0)
+	if (buf_append_cstr(b, "\n\t") < 0 || dkim_append_hlist(b, sig) < 0)
 		return -1;
 	return buf_printf(b, "bh=%s;\n\tb=", bh64);
 }
 
-/* b= in lines of 72 base64 characters */
-static int
-append_b64_folded(struct buf *b, const unsigned char *sig, size_t slen)
+int
+dkim_append_b64_folded(struct buf *b, const unsigned char *sig, size_t slen)
 {
 	char *b64 = xmalloc(BASE64_ENCODED_LEN(slen) + 1);
 	size_t n = base64_encode(sig, slen, b64);
@@ -355,9 +365,9 @@ sign_finish(struct pool *pool, struct buf *b, const struct dkim_message *m,
 	dlen = dkim_header_digest(m, sig, SIZE_MAX, str_make(field.data, field.len), digest);
 	buf_deinit(&field);
 	if (dlen < 0 || EVP_PKEY_get_size(key->pkey) > (int)sizeof(sigbytes) ||
-	    sign_digest(key, digest, (size_t)dlen, sigbytes, &slen) < 0)
+	    dkim_sign_digest(key, digest, (size_t)dlen, sigbytes, &slen) < 0)
 		return *error_r = "signing failed", NULL;
-	if (append_b64_folded(b, sigbytes, slen) < 0)
+	if (dkim_append_b64_folded(b, sigbytes, slen) < 0)
 		return *error_r = "out of memory", NULL;
 	return pool_strndup(pool, b->data, b->len);
 }
@@ -379,8 +389,8 @@ dkim_sign(struct pool *pool, const char *data, size_t len,
 	sig.hcanon = p->hcanon;
 	sig.bcanon = p->bcanon;
 	if (dkim_message_split(pool, data, len, &m) < 0 ||
-	    expand_sign_headers(pool, &m, p->sign_headers != NULL ? p->sign_headers :
-	    DKIM_DEFAULT_SIGN_HEADERS, &sig) < 0)
+	    dkim_expand_sign_headers(pool, &m, p->sign_headers != NULL ? p->sign_headers :
+	    DKIM_DEFAULT_SIGN_HEADERS, false, &sig) < 0)
 		return *error_r = "out of memory", NULL;
 	if (sig.n_headers == 0)
 		return *error_r = "no header to sign", NULL;
