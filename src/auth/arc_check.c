@@ -175,48 +175,21 @@ arc_rule(struct scan_task *task, void *ud)
 	}
 }
 
-/* Sealing keys by path, reloaded when the file changes (per process). */
-struct arc_key {
-	struct dkim_privkey *key;
-	time_t mtime;
-	off_t size;
-	ino_t ino;
-};
-
-static struct strmap *arc_keys;
-
+/* A sealing key; a missing file is quiet when the path is only a fallback. */
 static const struct dkim_privkey *
 arc_key_get(const char *path, bool quiet_missing, const char *id)
 {
-	struct arc_key *k;
-	struct stat st;
+	const struct dkim_privkey *key;
 	char *error = NULL;
 
-	if (stat(path, &st) < 0) {
-		if (!quiet_missing || errno != ENOENT)
-			log_error("arc", id, "%s: cannot read ARC key: %s", path,
-			    strerror(errno));
+	if (quiet_missing && access(path, F_OK) < 0 && errno == ENOENT)
 		return NULL;
-	}
-	if (arc_keys == NULL)
-		arc_keys = strmap_new(false);
-	if ((k = strmap_get(arc_keys, path)) == NULL) {
-		k = xcalloc(1, sizeof(*k));
-		strmap_put(arc_keys, path, k);
-	} else if (k->mtime == st.st_mtime && k->size == st.st_size &&
-	    k->ino == st.st_ino && k->key != NULL) {
-		return k->key;
-	}
-	dkim_privkey_free(&k->key);
-	k->mtime = st.st_mtime;
-	k->size = st.st_size;
-	k->ino = st.st_ino;
-	if (dkim_privkey_load(path, &k->key, &error) < 0) {
+	key = dkim_key_cached(path, &error);
+	if (key == NULL) {
 		log_error("arc", id, "%s", error);
 		free(error);
-		return NULL;
 	}
-	return k->key;
+	return key;
 }
 
 static const char *
@@ -227,36 +200,6 @@ arc_conf_str(const struct config *cfg, const char *path, const char *def)
 	return s != NULL ? s : def;
 }
 
-/* $domain, $selector and $DBDIR substituted in a path template. */
-static char *
-arc_expand_path(struct pool *pool, const struct config *cfg, const char *tpl,
-    const char *domain, const char *selector)
-{
-	static const char *const vars[] = { "$domain", "$selector", "$DBDIR" };
-	const char *vals[] = { domain, selector, cfg->dbdir };
-	struct buf b;
-	char *out = NULL;
-	int r = 0;
-
-	buf_init(&b, 4096);
-	for (const char *p = tpl; *p != '\0' && r == 0; p++) {
-		size_t v = 0;
-
-		while (v < ARRAY_SIZE(vars) && (vals[v] == NULL ||
-		    strncmp(p, vars[v], strlen(vars[v])) != 0))
-			v++;
-		if (v < ARRAY_SIZE(vars)) {
-			r = buf_append_cstr(&b, vals[v]);
-			p += strlen(vars[v]) - 1;
-		} else {
-			r = buf_putc(&b, *p);
-		}
-	}
-	if (r == 0)
-		out = pool_strndup(pool, b.data != NULL ? b.data : "", b.len);
-	buf_deinit(&b);
-	return out;
-}
 
 /* Lowercased domain of "Name <u@d>" or "u@d", as its eSLD when asked. */
 static const char *
@@ -487,7 +430,7 @@ arc_sign_rule(struct scan_task *task, void *ud)
 		tpl = arc_conf_str(cfg, "path", NULL);
 	if (tpl != NULL)
 		arc_seal_one(task, cv, domain, sel,
-		    arc_expand_path(task->pool, cfg, tpl, domain, sel));
+		    dkim_expand_key_path(task->pool, cfg, tpl, domain, sel));
 }
 
 int

@@ -1,10 +1,15 @@
 /*
- * dkim_internal.h - shared between the dkim*.c files of src/auth only.
+ * dkim_internal.h - shared between the dkim*.c and arc*.c files of src/auth only.
  */
 #ifndef AUTH_DKIM_INTERNAL_H
 #define AUTH_DKIM_INTERNAL_H
 
 #include "auth/dkim.h"
+
+struct buf;
+struct config;
+struct obj;
+struct pool;
 
 /*
  * Digest of the canonical signed headers (h= order, bottom-up per name,
@@ -25,6 +30,15 @@
 int dkim_expand_sign_headers(struct pool *pool, const struct dkim_message *m,
     const char *spec, bool no_arc, struct dkim_sig *sig);
 int dkim_append_hlist(struct buf *b, const struct dkim_sig *sig);
+/*
+ * Signing keys by path, per process, reloaded when the file changes (the
+ * DKIM signer's and the ARC sealer's): NULL with a heap *error_r when the
+ * file cannot be read or parsed.
+ */
+const struct dkim_privkey *dkim_key_cached(const char *path, char **error_r);
+/* `tpl` with $domain, $selector and $DBDIR substituted, in `pool`. */
+char *dkim_expand_key_path(struct pool *pool, const struct config *cfg, const char *tpl,
+    const char *domain, const char *selector);
 /* ARC-Authentication-Results, ARC-Message-Signature or ARC-Seal. */
 bool dkim_is_arc_header(struct str name);
 int dkim_sign_digest(const struct dkim_privkey *key, const unsigned char *dg, size_t dlen,

@@ -57,9 +57,8 @@ struct cached_key {
 /* path -> struct cached_key; process-wide, lives as long as the process */
 static struct strmap *key_cache;
 
-/* The key at `path`, from the cache while the file is unchanged */
-static const struct dkim_privkey *
-key_get(const char *path, char **error_r)
+const struct dkim_privkey *
+dkim_key_cached(const char *path, char **error_r)
 {
 	struct cached_key *ck;
 	struct stat st;
@@ -97,9 +96,8 @@ conf_str(const struct config *cfg, const char *path, const char *def)
 	return s != NULL ? s : def;
 }
 
-/* Substitutes $domain and $selector (and a leftover $DBDIR) in `tpl` */
-static char *
-expand_path(struct pool *pool, const struct config *cfg, const char *tpl,
+char *
+dkim_expand_key_path(struct pool *pool, const struct config *cfg, const char *tpl,
     const char *domain, const char *selector)
 {
 	struct buf b;
@@ -288,13 +286,13 @@ sign_one(struct scan_task *task, const char *domain, const char *selector,
 	struct dkim_sign_params p = { .domain = domain, .selector = selector,
 		.hcanon = DKIM_CANON_RELAXED, .bcanon = DKIM_CANON_RELAXED, .now = time(NULL) };
 	const struct dkim_privkey *key;
-	char *path = expand_path(task->pool, cfg, path_tpl, domain, selector);
+	char *path = dkim_expand_key_path(task->pool, cfg, path_tpl, domain, selector);
 	char *error = NULL;
 	const char *err = NULL, *value;
 
 	if (path == NULL)
 		return;
-	if ((key = key_get(path, &error)) == NULL) {
+	if ((key = dkim_key_cached(path, &error)) == NULL) {
 		if (!quiet_missing || access(path, F_OK) == 0)
 			log_error("dkim", task->id, "%s", error);
 		free(error);
@@ -382,9 +380,9 @@ preload_entry(const struct config *cfg, const char *domain, const struct obj *e,
 	if (tpl == NULL)
 		return 0;  /* global template, loaded on use */
 	pool = pool_new(0);
-	path = expand_path(pool, cfg, tpl, domain, sel != NULL ? sel :
+	path = dkim_expand_key_path(pool, cfg, tpl, domain, sel != NULL ? sel :
 	    conf_str(cfg, "selector", "dkim"));
-	key = key_get(path, error_r);
+	key = dkim_key_cached(path, error_r);
 	if (key != NULL && (err = alg_mismatch(cfg, key)) != NULL)
 		*error_r = xasprintf("%s: %s", path, err);
 	pool_free(&pool);
