@@ -33,14 +33,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/obj.h"
 #include "core/pool.h"
-#include "core/strmap.h"
 #include "core/xmalloc.h"
 #include "config/config.h"
 #include "log/log.h"
