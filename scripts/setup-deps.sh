@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
  libhiredis-dev libicu-dev libc-ares-dev liblmdb-dev libsqlite3-dev libpq-dev
  libcrypt-dev libxxhash-dev"
 TEST_PKGS="python3 python3-pytest redis-server rspamd openssl curl wrk
- python3-dnslib python3-dkim python3-spf python3-yaml publicsuffix"
+ python3-dnslib python3-dkim python3-spf python3-yaml publicsuffix postfix"
 
 missing=""
 for p in $BUILD_PKGS ${WITH_TEST_PKGS:+$TEST_PKGS}; do
@@ -24,9 +24,14 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-# Debian's rspamd package is only a compatibility peer for tests (its
-# rspamc and daemon): keep its service from starting and taking 11333/11334.
-if echo "$missing" | grep -q rspamd && [ ! -e /usr/sbin/policy-rc.d ]; then
+# Debian's rspamd and postfix packages are only peers for tests (rspamc,
+# the daemon, a private Postfix in front of our milter): keep their services
+# from starting and taking 11333/11334 or port 25, and keep postfix's
+# debconf from asking for a mailer type (the tests write their own main.cf).
+if echo "$missing" | grep -q postfix; then
+	echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+fi
+if echo "$missing" | grep -Eq 'rspamd|postfix' && [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
 	$SUDO chmod +x /usr/sbin/policy-rc.d
 	trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
