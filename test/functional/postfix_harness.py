@@ -315,3 +315,28 @@ class PrivatePostfix:
         if r.returncode != 0:
             raise PostfixError("sendmail failed (%d): %s" % (
                 r.returncode, r.stderr.decode(errors="replace")))
+
+
+def debian_rspamd_milter(tmpdir, workers=1, local=None):
+    """Debian's rspamd 3.4 (peer_rspamd.DebianRspamd) with its proxy worker
+    switched back on as a milter that scans in-process (self_scan), on a
+    free loopback port: the reference our milter is compared with. `local`
+    maps extra local.d file names to their text. Returns the unstarted
+    peer; its milter port is .milter_port."""
+    from peer_rspamd import DebianRspamd
+
+    class _Peer(DebianRspamd):
+        def write_overrides(self):
+            super().write_overrides()
+            (self.conf / "override.d" / "worker-proxy.inc").write_text(
+                'bind_socket = "127.0.0.1:%d";\nmilter = yes;\ntimeout = 120s;\n'
+                'count = %d;\nmax_retries = 5;\nspam_header = "X-Spam";\n'
+                'reject_message = "Spam message rejected";\n'
+                'upstream "local" { default = yes; self_scan = yes; hosts = "127.0.0.1"; }\n'
+                % (self.milter_port, self.workers))
+            for name, text in (local or {}).items():
+                (self.conf / "local.d" / name).write_text(text)
+
+    peer = _Peer(tmpdir, workers=workers)
+    peer.milter_port = free_port()
+    return peer
