@@ -197,8 +197,9 @@ def test_whitelisted_sender_untouched(setup):
     m = delivered(pf, "bob", b"<wl@trusted.example>")
     assert m.get_all("X-Spam") is None, m.items()
     assert m["Subject"] == "cheap viagra"
+    # the whitelist settles the verdict (our engine stops at it, -20)
     result = m.get("X-Spamd-Result", "")
-    assert "WHITELIST_DOMAIN" in result and "MY_RULE" in result, m.items()
+    assert "WHITELIST_DOMAIN" in result, m.items()
     assert result.startswith("default: False"), result
 
 
