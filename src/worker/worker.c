@@ -20,6 +20,7 @@
 static const struct worker_type worker_types[] = {
 	{ "normal", worker_normal_run, true },
 	{ "controller", worker_controller_run, true },
+	{ "rspamd_proxy", worker_proxy_run, true },
 };
 
 const struct worker_type *

@@ -60,5 +60,6 @@ void worker_watchdog_disarm(void);
 
 int worker_normal_run(struct worker_ctx *ctx);
 int worker_controller_run(struct worker_ctx *ctx);
+int worker_proxy_run(struct worker_ctx *ctx);
 
 #endif

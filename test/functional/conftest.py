@@ -49,12 +49,15 @@ class Daemon:
                 os.symlink(src, os.path.join(self.tmp, d))
         self.port = free_port()
         self.controller_port = free_port()
+        self.proxy_port = free_port()
         self.host = "127.0.0.1"
         self.workers = workers
         self.write_local("worker-normal.inc",
                          f'bind_socket = "127.0.0.1:{self.port}";\ncount = {workers};\n')
         self.write_local("worker-controller.inc",
                          f'bind_socket = "127.0.0.1:{self.controller_port}";\n')
+        self.write_local("worker-proxy.inc",
+                         f'bind_socket = "127.0.0.1:{self.proxy_port}";\n')
         self.write_local("logging.inc",
                          'type = "file";\nfilename = "$LOGDIR/rspamd.log";\nlevel = "info";\n')
         for name, text in (extra_local or {}).items():
