@@ -10,6 +10,7 @@
 #include "mime/message.h"
 #include "scan/actions.h"
 #include "scan/engine.h"
+#include "scan/milter_headers.h"
 #include "scan/task.h"
 
 #include <string.h>
@@ -123,6 +124,7 @@ milter_obj(const struct scan_task *task)
 	for (size_t i = 0; i < task->n_add_headers; i++)
 		add_header_entry(add, task->add_headers[i].name,
 		    header_obj(task->add_headers[i].value, task->add_headers[i].order));
+	milter_headers_emit(task, add, rm);
 	if (obj_count(add) != 0)
 		obj_object_append(milter, "add_headers", add);
 	else

@@ -132,6 +132,8 @@ def header_edits(replies):
 
 
 ADD_HEADER = {"actions.conf": "add_header = 4;\ngreylist = null;\n",
+              "milter_headers.conf": 'use = ["x-spamd-result", "x-spam-status", "x-spam-level", '
+                                     '"authentication-results", "x-rspamd-queue-id"];\n',
               "local.lua": """rspamd_config.MY_RULE = {
   callback = function(task)
     local subject = task:get_header('Subject')
@@ -175,6 +177,7 @@ def test_clean_accepted_and_two_messages(proxy_daemon):
                    "Shall we meet at noon?\n")
     assert final(r1)[0] == b"a"
     assert "X-Spam" not in [n for n, v in header_edits(r1).items() if v[-1][1]]
+    assert header_edits(r1)["X-Spam-Status"][-1][1].startswith("No, score=")
     r2 = c.message("alice@example.org", ["bob@example.test"], headers_for("again"),
                    "Hi\n" + GTUBE + "\n", queue_id="5BCDEF0")
     assert final(r2)[0] == b"y"
@@ -194,7 +197,31 @@ def test_add_header(proxy_daemon):
     assert final(r)[0] == b"a"
     edits = header_edits(r)
     assert ("m", "Yes") in edits["X-Spam"]
+    status = edits["X-Spam-Status"][-1]
+    assert status[0] == "h" and status[1].startswith("Yes, score=")
+    score = float(status[1].split("=")[1])
+    assert score >= 5.0
+    assert edits["X-Spam-Level"][-1] == ("h", "*" * int(score))
+    assert edits["X-Rspamd-Queue-Id"][-1] == ("h", "4ABCDEF")
+    result = edits["X-Spamd-Result"][-1][1]
+    assert result.startswith("default: False [%.2f / " % score)
+    assert "\n\tMY_RULE(5.00)[]" in result
+    assert edits["Authentication-Results"][-1][0] == "i"
     c.close()
+
+
+def test_headers_in_checkv2_reply(proxy_daemon):
+    import json
+    import urllib.request
+    body = ("Subject: cheap viagra\r\nFrom: a@example.org\r\n\r\nBuy\r\n").encode()
+    req = urllib.request.Request("http://127.0.0.1:%d/checkv2" % proxy_daemon.port, data=body,
+                                 headers={"IP": "192.0.2.10", "Queue-Id": "QID1"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        res = json.load(r)
+    add = res["milter"]["add_headers"]
+    assert add["X-Spam-Status"]["value"].startswith("Yes, score=")
+    assert add["X-Rspamd-Queue-Id"] == {"value": "QID1", "order": -1}
+    assert "X-Spamd-Result" in res["milter"]["remove_headers"]
 
 
 def test_abort_resets_message(proxy_daemon):
