@@ -33,7 +33,6 @@ struct upstream_req {
 	struct http_parser *parser;
 	milter_upstream_done_fn *done;
 	void *ud;
-	bool finished;
 };
 
 static void
@@ -50,7 +49,6 @@ finish(struct upstream_req *u, const struct http_message *m)
 	} else {
 		log_warn("proxy", NULL, "upstream scan failed (status %d)", m != NULL ? m->status : 0);
 	}
-	u->finished = true;
 	u->done(reply, u->ud);
 	obj_free(&reply);
 	conn_free(&u->conn);

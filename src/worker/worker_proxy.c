@@ -19,12 +19,12 @@
 #include "log/log.h"
 #include "milter/milter_session.h"
 #include "milter/milter_upstream.h"
+#include "scan/actions.h"
 #include "scan/engine.h"
 #include "scan/reply.h"
 #include "scan/task.h"
 #include "worker/scan_http.h"
 #include "worker/shared_stats.h"
-#include "scan/actions.h"
 #include "worker/worker.h"
 
 #include <errno.h>
