@@ -41,9 +41,34 @@
 #define SEED_UNI   0x5b1d0003u
 #define BYTES_PER_WORD 64      /* text fed to ICU per word still wanted */
 #define MAX_NUMBER_LEN 4       /* longer numbers count by length only */
-#define META_MAX 160           /* meta tokens per message, at most */
+#define META_MAX 320           /* meta tokens per message, at most */
+#define HDR_WORDS_MAX 160      /* of which words of the headers below */
+#define HDR_WORD_LEN 24        /* longer header words are ids, not words */
+#define RECEIVED_MAX 6
 #define META_URLS 48           /* URLs looked at for host tokens */
 #define SHAPE_MAX 32
+
+/*
+ * Words of these headers are tokens tagged with the header's name: the
+ * relays, sender and recipient domains and mailer a message came through
+ * say as much as its text. Only the newest RECEIVED_MAX Received headers
+ * count; what a spammer forges below them is noise.
+ */
+static const char *const word_headers[] = {
+	"From", "To", "Cc", "Reply-To", "Return-Path", "Received", "Message-Id",
+	"Content-Type", "X-Mailer", "User-Agent",
+};
+
+/*
+ * Dates in Received say when, not what: month, weekday and time zone words
+ * would teach the period a corpus was collected in.
+ */
+static const char *const date_words[] = {
+	"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+	"mon", "tue", "wed", "thu", "fri", "sat", "sun",
+	"est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt", "gmt", "ut", "utc", "bst",
+	"ist", "cet", "cest", "met", "mest", "eet", "eest", "jst", "kst", "hkt", "sgt",
+};
 
 /* Presence of these headers is a token each (mailing lists, replies). */
 static const char *const meta_headers[] = {
@@ -371,6 +396,84 @@ meta_urls(struct meta *m, const struct mime_message *msg)
 	}
 }
 
+static bool
+word_header(const struct str *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(word_headers); i++) {
+		if (str_case_eq_cstr(*name, word_headers[i]))
+			return true;
+	}
+	return false;
+}
+
+static bool
+date_word(const char *w, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(date_words); i++) {
+		if (strlen(date_words[i]) == len && memcmp(date_words[i], w, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+hdr_wordch(char c)
+{
+	c = ascii_tolower(c);
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+/*
+ * Lowercased runs of ASCII letters, digits, '.' and '-' of one header
+ * value; runs without a letter (times, counters, addresses) and over-long
+ * runs (queue ids, boundaries) are left out: they would only grow the
+ * store with tokens never seen twice.
+ */
+static void
+meta_header_words(struct meta *m, const struct str *name, const char *v, size_t *budget)
+{
+	char tag[40], w[HDR_WORD_LEN];
+	const char *p = v;
+
+	if (str_format(tag, sizeof(tag), "h:%.*s", (int)MIN(name->len, 30u), name->ptr) < 0)
+		return;
+	for (size_t i = 0; tag[i] != '\0'; i++)
+		tag[i] = ascii_tolower(tag[i]);
+	while (*p != '\0' && *budget > 0) {
+		size_t k = 0, len = 0;
+		bool alpha = false;
+
+		while (*p != '\0' && (!hdr_wordch(*p) || *p == '.' || *p == '-'))
+			p++;
+		for (; hdr_wordch(*p); p++, len++) {
+			if (len < sizeof(w))
+				w[k++] = ascii_tolower(*p);
+			alpha |= w[k - 1] >= 'a' && w[k - 1] <= 'z';
+		}
+		while (k > 0 && (w[k - 1] == '.' || w[k - 1] == '-'))
+			k--;
+		if (len <= sizeof(w) && k >= 2 && alpha && !date_word(w, k)) {
+			meta_add(m, tag, w, k);
+			(*budget)--;
+		}
+	}
+}
+
+static void
+meta_headers_words(struct meta *m, const struct mime_message *msg)
+{
+	size_t budget = HDR_WORDS_MAX;
+	unsigned received = 0;
+
+	for (const struct mime_header *h = msg->headers.first; h != NULL; h = h->next) {
+		if (h->value == NULL || !word_header(&h->name))
+			continue;
+		if (str_case_eq_cstr(h->name, "Received") && ++received > RECEIVED_MAX)
+			continue;
+		meta_header_words(m, &h->name, h->value, &budget);
+	}
+}
+
 static size_t
 meta_tokens(struct pool *pool, const struct mime_message *msg, uint64_t *out)
 {
@@ -382,6 +485,7 @@ meta_tokens(struct pool *pool, const struct mime_message *msg, uint64_t *out)
 	meta_from(&m, pool, msg);
 	meta_structure(&m, msg);
 	meta_urls(&m, msg);
+	meta_headers_words(&m, msg);
 	for (size_t i = 0; i < ARRAY_SIZE(meta_headers); i++) {
 		if (mime_headers_find(&msg->headers, meta_headers[i]) != NULL)
 			meta_addz(&m, "hdr", meta_headers[i]);
