@@ -314,8 +314,35 @@ on_mail_rcpt(struct milter_session *s, const struct milter_cmd *c)
 	maybe_continue(s, MILTER_P_NR_RCPT);
 }
 
-/* One command; returns false when processing must stop (closing or
- * scanning). */
+/* Envelope commands (connection, HELO, MAIL, RCPT, macros). */
+static void
+dispatch_envelope(struct milter_session *s, const struct milter_cmd *c)
+{
+	switch (c->code) {
+	case MILTER_CMD_MACRO:
+		on_macro(s, c);
+		break;
+	case MILTER_CMD_CONNECT:
+		on_connect(s, c);
+		maybe_continue(s, MILTER_P_NR_CONN);
+		break;
+	case MILTER_CMD_HELO:
+		s->helo = str_dup_cstr(s->cpool, c->str1);
+		maybe_continue(s, MILTER_P_NR_HELO);
+		break;
+	case MILTER_CMD_MAIL:
+	case MILTER_CMD_RCPT:
+		on_mail_rcpt(s, c);
+		break;
+	case MILTER_CMD_UNKNOWN:
+		maybe_continue(s, MILTER_P_NR_UNKN);
+		break;
+	default:
+		break;
+	}
+}
+
+/* One command; returns false when processing must stop (closing). */
 static bool
 dispatch(struct milter_session *s, const struct milter_cmd *c)
 {
@@ -328,21 +355,6 @@ dispatch(struct milter_session *s, const struct milter_cmd *c)
 	case MILTER_CMD_OPTNEG:
 		on_optneg(s, c);
 		return s->negotiated;
-	case MILTER_CMD_MACRO:
-		on_macro(s, c);
-		return true;
-	case MILTER_CMD_CONNECT:
-		on_connect(s, c);
-		maybe_continue(s, MILTER_P_NR_CONN);
-		return true;
-	case MILTER_CMD_HELO:
-		s->helo = str_dup_cstr(s->cpool, c->str1);
-		maybe_continue(s, MILTER_P_NR_HELO);
-		return true;
-	case MILTER_CMD_MAIL:
-	case MILTER_CMD_RCPT:
-		on_mail_rcpt(s, c);
-		return true;
 	case MILTER_CMD_DATA:
 		maybe_continue(s, MILTER_P_NR_DATA);
 		return true;
@@ -372,10 +384,8 @@ dispatch(struct milter_session *s, const struct milter_cmd *c)
 	case MILTER_CMD_QUIT_NC:
 		reset_connection(s);
 		return true;
-	case MILTER_CMD_UNKNOWN:
-		maybe_continue(s, MILTER_P_NR_UNKN);
-		return true;
 	default:
+		dispatch_envelope(s, c);
 		return true;
 	}
 }
