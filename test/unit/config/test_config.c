@@ -95,7 +95,10 @@ test_shipped(void)
 		test_end();
 		return;
 	}
-	test_assert(cfg->n_workers == 2);
+	test_assert(cfg->n_workers == 3);
+	w = config_find_worker(cfg, "rspamd_proxy");
+	test_assert(bind_is(w, "localhost:11332"));
+	test_assert(w != NULL && w->enabled && w->count == 1);
 	w = config_find_worker(cfg, "normal");
 	test_assert(bind_is(w, "localhost:11333"));
 	test_assert(w != NULL && w->enabled && w->count == (unsigned)(cpus > 0 ? cpus : 1));
