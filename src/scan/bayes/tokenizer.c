@@ -14,7 +14,9 @@
  * Meta tokens describe the message rather than its words: shapes of the
  * Message-ID and Date, the From display name, the mailer family, the MIME
  * structure, count buckets, URL hosts and their registered domains,
- * charsets. They catch spam whose words look innocent.
+ * charsets, and the words of the address and relay headers (From, To,
+ * Received, ...). They catch spam whose words look innocent; the header
+ * words cut cross-validated misses on TRAIN by 10-20%.
  *
  * Time and memory are bounded by max_words: at most max_words * 64 bytes of
  * text per part reach ICU, and token arrays are sized from the word count.
