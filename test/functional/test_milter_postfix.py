@@ -95,7 +95,8 @@ def skip_reason():
     return proxy_missing()
 
 
-pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
+SKIP = skip_reason()
+pytestmark = pytest.mark.skipif(SKIP is not None, reason=str(SKIP))
 
 
 def wait_port(port, timeout=20):
