@@ -18,15 +18,15 @@ from test_scan_protocol import HAM, checkv2
 def test_crashed_worker_is_restarted(daemon_factory):
     d = daemon_factory(workers=2).start()
     before = d.worker_pids()
-    assert len(before) == 3  # 2 normal + controller
+    assert len(before) == 4  # 2 normal + controller + milter proxy
     os.kill(before[0], signal.SIGKILL)
     deadline = time.time() + 15
     while time.time() < deadline:
         pids = d.worker_pids()
-        if len(pids) == 3 and before[0] not in pids:
+        if len(pids) == 4 and before[0] not in pids:
             break
         time.sleep(0.1)
-    assert len(d.worker_pids()) == 3
+    assert len(d.worker_pids()) == 4
     assert before[0] not in d.worker_pids()
     assert d.ping(d.port) and d.ping(d.controller_port)
     assert "restarting" in d.log()
