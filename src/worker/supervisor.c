@@ -48,6 +48,7 @@ struct listener {
 	int *fds;
 	size_t n_fds;
 	bool used;    /* by the current config */
+	const char *used_by; /* worker type of the current config using it */
 };
 
 struct child {
@@ -98,8 +99,10 @@ listener_find(struct supervisor *sv, const char *key)
 static int
 listeners_prepare(struct supervisor *sv, const struct config *cfg, char **error_r)
 {
-	for (size_t i = 0; i < sv->n_listeners; i++)
+	for (size_t i = 0; i < sv->n_listeners; i++) {
 		sv->listeners[i].used = false;
+		sv->listeners[i].used_by = NULL;
+	}
 	for (size_t w = 0; w < cfg->n_workers; w++) {
 		const struct config_worker *wc = &cfg->workers[w];
 
@@ -126,12 +129,21 @@ listeners_prepare(struct supervisor *sv, const struct config *cfg, char **error_
 				l->key = key;
 				l->fds = fds;
 				l->n_fds = n;
+				l->used_by = NULL;
 				log_info("main", NULL, "listening on %s for worker %s",
 				    wc->bind[b], wc->type);
 			} else {
 				free(key);
 			}
+			/* Two kinds of worker on one socket would answer each
+			 * other's clients in the wrong protocol. */
+			if (l->used_by != NULL && strcmp(l->used_by, wc->type) != 0) {
+				*error_r = xasprintf("bind_socket %s is used by workers %s and %s",
+				    wc->bind[b], l->used_by, wc->type);
+				return -1;
+			}
 			l->used = true;
+			l->used_by = wc->type;
 		}
 	}
 	return 0;

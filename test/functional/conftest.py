@@ -20,10 +20,20 @@ BIN = os.path.join(BUILD, "bin")
 CORPUS = os.environ.get("CORPUS_DIR", os.path.join(REPO, "..", "shared", "corpus"))
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port not handed out before in this run: the kernel
+    may give a just-closed port again, and two workers of one daemon on one
+    port would share a listener."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def corpus_files(group, limit=None):

@@ -123,3 +123,12 @@ def test_stuck_lua_rule_costs_one_request_not_the_worker(daemon_factory):
     r, data = checkv2(d, HAM)
     assert r.status == 200 and json.loads(data)["action"] == "no action"
     assert set(worker) != set(d.worker_pids())
+
+
+def test_two_kinds_of_worker_on_one_socket_refused(daemon_factory):
+    d = daemon_factory()
+    d.write_local("worker-controller.inc", 'bind_socket = "127.0.0.1:%d";\n' % d.port)
+    p = subprocess.run([os.path.join(BIN, "rspamd"), "-f", "-c", d.conf, "--state-dir", d.state],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "is used by workers normal and controller" in p.stderr
