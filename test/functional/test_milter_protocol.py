@@ -10,6 +10,7 @@ worker keeps serving, the GET /ping probe, and upstream mode (the proxy
 forwarding to a second daemon's /checkv2) giving the same packets as
 in-process scanning.
 """
+import os
 import socket
 import struct
 
@@ -285,3 +286,26 @@ def test_upstream_same_verdict(proxy_daemon, daemon_factory):
             c.close()
             results.append(r)
         assert results[0] == results[1], subject
+
+
+def test_authenticated_submission_is_dkim_signed(daemon_factory, tmp_path):
+    """Postfix passes the SASL login as {auth_authen}: such mail is signed."""
+    import subprocess
+    from conftest import BIN
+    key = tmp_path / "example.org.mail.key"
+    subprocess.run([os.path.join(BIN, "rspamadm"), "dkim_keygen", "-d", "example.org",
+                    "-s", "mail", "-b", "2048", "-k", str(key)], check=True,
+                   capture_output=True)
+    d = daemon_factory(extra_local={
+        "dkim_signing.conf": 'domain { example.org { selector = "mail"; path = "%s"; } }\n' % key,
+    }).start()
+    signed = []
+    for user in ("alice@example.org", None):
+        c = session(d.proxy_port)
+        r = c.message("alice@example.org", ["bob@example.test"], headers_for("report " + str(user)),
+                      "Quarterly numbers attached.\n", user=user)
+        c.close()
+        signed.append([data for cmd, data in r
+                       if cmd in (b"h", b"i") and b"DKIM-Signature\0" in data])
+    assert len(signed[0]) == 1 and b"d=example.org" in signed[0][0] and b"s=mail" in signed[0][0]
+    assert signed[1] == []  # not authenticated, from a foreign address: not signed
