@@ -32,6 +32,7 @@ build_dir() {
 	cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$JOBS" >/dev/null
 }
 
+suite banned-functions ./scripts/check-banned.sh
 suite unit sh -c "cd build && ctest --output-on-failure -j$JOBS"
 suite functional env RSPAMD_BUILD="$PWD/build" $PYTEST -q -p no:cacheprovider test/functional
 
