@@ -201,7 +201,8 @@ verdict(struct map_state *st, const struct obj *reply, const char *action)
 	if (strcmp(action, "reject") == 0) {
 		reject(st, smtp != NULL ? smtp : st->o->reject_message != NULL ?
 		    st->o->reject_message : "Spam message rejected");
-	} else if (strcmp(action, "soft reject") == 0) {
+	} else if (strcmp(action, "soft reject") == 0 || strcmp(action, "greylist") == 0) {
+		/* Both ask the sender to come back later (DESIGN.md section 6). */
 		st->err |= milter_reply_code(st->out, TEMPFAIL_CODE, smtp != NULL ? smtp :
 		    st->o->tempfail_message != NULL ? st->o->tempfail_message : "Try again later");
 	} else if (strcmp(action, "rewrite subject") == 0 && subject != NULL) {
@@ -217,7 +218,7 @@ verdict(struct map_state *st, const struct obj *reply, const char *action)
 	} else if (strcmp(action, "discard") == 0) {
 		st->err |= milter_reply_simple(st->out, MILTER_R_DISCARD);
 	} else {
-		/* greylist, no action, rewrite subject without a subject */
+		/* no action, rewrite subject without a subject */
 		st->err |= milter_reply_simple(st->out, MILTER_R_ACCEPT);
 	}
 }

@@ -309,3 +309,15 @@ def test_authenticated_submission_is_dkim_signed(daemon_factory, tmp_path):
                        if cmd in (b"h", b"i") and b"DKIM-Signature\0" in data])
     assert len(signed[0]) == 1 and b"d=example.org" in signed[0][0] and b"s=mail" in signed[0][0]
     assert signed[1] == []  # not authenticated, from a foreign address: not signed
+
+
+def test_greylist_and_soft_reject_tempfail(daemon_factory):
+    local = dict(ADD_HEADER)
+    local["actions.conf"] = "add_header = 100;\ngreylist = 4;\n"
+    d = daemon_factory(extra_local=local).start()
+    c = session(d.proxy_port)
+    r = c.message("alice@example.org", ["bob@example.test"], headers_for("cheap viagra"),
+                  "Buy now\n")
+    c.close()
+    cmd, data = final(r)
+    assert cmd == b"y" and data.startswith(b"451 4.7.1")

@@ -71,7 +71,8 @@ test_actions(void)
 
 	test_begin("actions");
 	test_assert(strcmp(render("{\"action\":\"no action\"}", &o), "a: ") == 0);
-	test_assert(strcmp(render("{\"action\":\"greylist\"}", &o), "a: ") == 0);
+	test_assert(strcmp(render("{\"action\":\"greylist\"}", &o),
+	    "y:451 4.7.1 Try again later| ") == 0);
 	test_assert(strcmp(render("{\"action\":\"reject\"}", &o),
 	    "y:550 5.7.1 Spam message rejected| ") == 0);
 	test_assert(strcmp(render("{\"action\":\"reject\",\"messages\":{\"smtp_message\":"
