@@ -57,26 +57,6 @@ struct add_ctx {
 	unsigned bad;
 };
 
-static char *
-heap_printf(const char *fmt, ...) PRINTF_LIKE(1, 2);
-
-static char *
-heap_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	s = xmalloc((size_t)(n < 0 ? 0 : n) + 1);
-	va_start(ap, fmt);
-	(void)vsnprintf(s, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 static double
 mono_now(void)
 {
@@ -96,7 +76,7 @@ add_entry(void *vctx, struct str key, struct str value, unsigned line)
 		return 0;
 	if (ctx->where == NULL) {
 		if (ctx->error == NULL)
-			ctx->error = heap_printf("map %s: %s: \"%.*s\"", ctx->map->name,
+			ctx->error = xasprintf("map %s: %s: \"%.*s\"", ctx->map->name,
 			    reason, (int)MIN(key.len, 200), key.ptr);
 		return 0;
 	}
@@ -203,12 +183,12 @@ add_source(struct map *m, const struct obj *v, char **error_r)
 	const char *s = obj_get_string(v), *path = NULL;
 
 	if (s == NULL) {
-		*error_r = heap_printf("%s:%u: map %s: entries must be strings",
+		*error_r = xasprintf("%s:%u: map %s: entries must be strings",
 		    v->file != NULL ? v->file : "config", v->line, m->name);
 		return -1;
 	}
 	if (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) {
-		*error_r = heap_printf("%s:%u: map %s: %s: http(s) maps are not "
+		*error_r = xasprintf("%s:%u: map %s: %s: http(s) maps are not "
 		    "supported yet", v->file != NULL ? v->file : "config", v->line,
 		    m->name, s);
 		return -1;

@@ -84,28 +84,6 @@ static const struct {
 	{ "email:name", MMF_NAME }, { "tld", MMF_TLD }, { "full", MMF_FULL },
 };
 
-static char *
-mm_printf(const char *fmt, ...) PRINTF_LIKE(1, 2);
-
-static char *
-mm_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	s = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	(void)vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 const char *
 mm_where(const struct obj *o)
 {
@@ -351,7 +329,7 @@ mm_rule_settings(struct mm_rule *r, const struct mm_spec *s, char **error_r)
 			break;
 	}
 	if (i == ARRAY_SIZE(mm_filters)) {
-		*error_r = mm_printf("%smultimap %s: unknown filter \"%s\"",
+		*error_r = xasprintf("%smultimap %s: unknown filter \"%s\"",
 		    mm_where(s->where), s->symbol, s->filter);
 		return -1;
 	}
@@ -369,17 +347,17 @@ mm_rule_settings(struct mm_rule *r, const struct mm_spec *s, char **error_r)
 	else if (strcmp(s->extract_from, "auto") == 0)
 		r->source = MMS_AUTO;
 	else {
-		*error_r = mm_printf("%smultimap %s: extract_from must be smtp, mime, "
+		*error_r = xasprintf("%smultimap %s: extract_from must be smtp, mime, "
 		    "both or auto", mm_where(s->where), s->symbol);
 		return -1;
 	}
 	if (s->action != NULL && (r->action = parse_action(s->action)) == NULL) {
-		*error_r = mm_printf("%smultimap %s: unknown action \"%s\"",
+		*error_r = xasprintf("%smultimap %s: unknown action \"%s\"",
 		    mm_where(s->where), s->symbol, s->action);
 		return -1;
 	}
 	if (r->type == MM_HEADER && s->header == NULL) {
-		*error_r = mm_printf("%smultimap %s: type header needs header = \"Name\"",
+		*error_r = xasprintf("%smultimap %s: type header needs header = \"Name\"",
 		    mm_where(s->where), s->symbol);
 		return -1;
 	}
@@ -427,7 +405,7 @@ mm_add_rule(struct scan_engine *eng, struct mm_module *mod,
 	r->header = s->header != NULL ? xstrdup(s->header) : NULL;
 	r->inactive = s->inactive;
 	r->message = s->message != NULL ? xstrdup(s->message) :
-	    mm_printf("Matched map: %s", s->symbol);
+	    xasprintf("Matched map: %s", s->symbol);
 	if (mm_rule_settings(r, s, error_r) < 0) {
 		mm_rule_free(r);
 		return -1;
@@ -437,7 +415,7 @@ mm_add_rule(struct scan_engine *eng, struct mm_module *mod,
 	r->map = map_new(s->symbol, kind, 0, s->map, mod->interval, &err);
 	if (r->map == NULL) {
 		/* Errors about one source carry its position already. */
-		*error_r = mm_printf("%s%s", strncmp(err, "map ", 4) == 0 ?
+		*error_r = xasprintf("%s%s", strncmp(err, "map ", 4) == 0 ?
 		    mm_where(s->where) : "", err);
 		free(err);
 		mm_rule_free(r);
@@ -465,7 +443,7 @@ mm_parse_rule(struct scan_engine *eng, struct mm_module *mod,
 	int64_t prio = 0;
 
 	if (o->type != OBJ_OBJECT) {
-		*error_r = mm_printf("%smultimap %s: must be a section", mm_where(o), o->key);
+		*error_r = xasprintf("%smultimap %s: must be a section", mm_where(o), o->key);
 		return -1;
 	}
 	if (!key_bool(o, "enabled", true))
@@ -490,7 +468,7 @@ mm_parse_rule(struct scan_engine *eng, struct mm_module *mod,
 	s.map = obj_lookup(o, "map");
 	s.where = o;
 	if (s.map == NULL) {
-		*error_r = mm_printf("%smultimap %s: no map", mm_where(o), s.symbol);
+		*error_r = xasprintf("%smultimap %s: no map", mm_where(o), s.symbol);
 		return -1;
 	}
 	return mm_add_rule(eng, mod, &s, error_r);

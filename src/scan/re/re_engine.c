@@ -38,26 +38,6 @@ now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static char *
-heap_printf(const char *fmt, ...) PRINTF_LIKE(1, 2);
-
-static char *
-heap_printf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *s;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	s = xmalloc((size_t)(n < 0 ? 0 : n) + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 static void
 module_free(void *data)
 {
@@ -123,12 +103,12 @@ re_engine_add_rule(struct scan_engine *eng, const char *name, const char *expr,
 	size_t idx;
 
 	if (name == NULL || name[0] == '\0' || expr == NULL || expr[0] == '\0') {
-		*error_r = heap_printf("regexp rule %s: empty name or expression",
+		*error_r = xasprintf("regexp rule %s: empty name or expression",
 		    name != NULL ? name : "");
 		return -1;
 	}
 	if (mod->finalized) {
-		*error_r = heap_printf("regexp rule %s: added after the engine was built", name);
+		*error_r = xasprintf("regexp rule %s: added after the engine was built", name);
 		return -1;
 	}
 	idx = (size_t)(uintptr_t)strmap_get(mod->rule_index, name);
@@ -171,7 +151,7 @@ load_member(struct scan_engine *eng, const struct obj *o, char **error_r)
 		return 0;
 	re = obj_get_string(obj_lookup(o, "re"));
 	if (re == NULL) {
-		*error_r = heap_printf("%s:%u: regexp rule %s has no string 're'",
+		*error_r = xasprintf("%s:%u: regexp rule %s has no string 're'",
 		    o->file != NULL ? o->file : "config", o->line, o->key);
 		return -1;
 	}
@@ -290,7 +270,7 @@ check_cycles(struct re_module *mod, struct re_rule *r, char **error_r)
 	if (r->mark == 2)
 		return 0;
 	if (r->mark == 1) {
-		*error_r = heap_printf("regexp rule %s: refers to itself through other rules",
+		*error_r = xasprintf("regexp rule %s: refers to itself through other rules",
 		    r->name);
 		return -1;
 	}
@@ -340,7 +320,7 @@ parse_rules(struct re_module *mod, char **error_r)
 		r->mod = mod;
 		r->expr = expr_parse(r->expr_text, atom_cb, &pc, &err);
 		if (r->expr == NULL) {
-			*error_r = heap_printf("regexp rule %s: %s", r->name, err);
+			*error_r = xasprintf("regexp rule %s: %s", r->name, err);
 			free(err);
 			return -1;
 		}
