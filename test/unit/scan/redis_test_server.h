@@ -8,6 +8,7 @@
 #define TEST_REDIS_TEST_SERVER_H
 
 #include <errno.h>
+#include <ev.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -189,6 +190,32 @@ redis_test_stop(struct redis_test_server *srv)
 	snprintf(path, sizeof(path), "%s/dump.rdb", srv->dir);
 	unlink(path);
 	rmdir(srv->dir);
+}
+
+static void
+rts_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+}
+
+/* Runs the loop until *calls > 0 or `max` seconds passed; returns elapsed s. */
+static double
+run_until(struct ev_loop *loop, const int *calls, double max)
+{
+	ev_timer t;
+	double start;
+
+	ev_now_update(loop);
+	start = ev_now(loop);
+	ev_timer_init(&t, rts_tick, 0.02, 0.02);
+	ev_timer_start(loop, &t);
+	while (*calls == 0 && ev_now(loop) - start < max)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+	ev_now_update(loop);
+	return ev_now(loop) - start;
 }
 
 #endif

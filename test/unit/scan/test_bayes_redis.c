@@ -43,30 +43,11 @@ on_learn(int status, void *ud)
 	w->rc = status;
 }
 
-static void
-tick(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)loop;
-	(void)t;
-	(void)revents;
-}
-
 /* Runs the loop until the callback ran or `max` s passed; returns elapsed. */
 static double
 wait_for(struct ev_loop *loop, struct waiter *w, double max)
 {
-	ev_timer t;
-	double start;
-
-	ev_now_update(loop);
-	start = ev_now(loop);
-	ev_timer_init(&t, tick, 0.02, 0.02);
-	ev_timer_start(loop, &t);
-	while (w->calls == 0 && ev_now(loop) - start < max)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
-	ev_now_update(loop);
-	return ev_now(loop) - start;
+	return run_until(loop, &w->calls, max);
 }
 
 /* One backend instance under test with the loop that drives it. */

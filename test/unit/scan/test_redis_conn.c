@@ -39,32 +39,6 @@ on_reply(int rc, const redisReply *reply, void *ud)
 }
 
 static void
-tick(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
-}
-
-/* Runs the loop until *calls > 0 or `max` seconds passed; returns elapsed s. */
-static double
-run_until(struct ev_loop *loop, const int *calls, double max)
-{
-	ev_timer t;
-	double start;
-
-	ev_now_update(loop);
-	start = ev_now(loop);
-	ev_timer_init(&t, tick, 0.02, 0.02);
-	ev_timer_start(loop, &t);
-	while (*calls == 0 && ev_now(loop) - start < max)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
-	ev_now_update(loop);
-	return ev_now(loop) - start;
-}
-
-static void
 run_for(struct ev_loop *loop, double secs)
 {
 	int never = 0;
