@@ -9,7 +9,8 @@ BUILD_PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
  libhiredis-dev libicu-dev libc-ares-dev liblmdb-dev libsqlite3-dev libpq-dev
  libcrypt-dev libxxhash-dev"
 TEST_PKGS="python3 python3-pytest redis-server rspamd openssl curl wrk
- python3-dnslib python3-dkim python3-spf python3-yaml publicsuffix postfix"
+ python3-dnslib python3-dkim python3-spf python3-yaml publicsuffix postfix
+ swaks postgresql"
 
 missing=""
 for p in $BUILD_PKGS ${WITH_TEST_PKGS:+$TEST_PKGS}; do

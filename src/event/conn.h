@@ -11,9 +11,11 @@
  * sees re-entrant callbacks. The owner may conn_free() from within the
  * callback.
  *
- * TLS: `struct conn_tls` is reserved for a later TLS layer (OpenSSL) that
- * will sit between the socket and the buffers; plaintext is all there is
- * today.
+ * TLS (OpenSSL) sits between the socket and the buffers once started with
+ * conn_tls_accept() (server: STARTTLS, or at once for implicit TLS) or
+ * conn_tls_connect() (client). The owner keeps using the same buffers and
+ * events; CONN_EV_TLS_READY reports a finished handshake, a failed one is
+ * CONN_EV_ERROR.
  */
 #ifndef EVENT_CONN_H
 #define EVENT_CONN_H
@@ -35,6 +37,7 @@ enum conn_event {
 	CONN_EV_TIMEOUT,  /* read idle or write stall timeout */
 	CONN_EV_CLOSED,   /* peer sent EOF; writing may still work (half-close) */
 	CONN_EV_ERROR,    /* socket error, or input buffer full while reading */
+	CONN_EV_TLS_READY, /* TLS handshake completed */
 };
 
 typedef void conn_callback_fn(struct conn *c, enum conn_event ev, void *ud);
@@ -94,7 +97,24 @@ const struct sockaddr_storage *conn_peer(const struct conn *c, socklen_t *len_r)
 const char *conn_peer_text(const struct conn *c);
 int conn_peer_port(const struct conn *c);
 bool conn_peer_is_unix(const struct conn *c);
-/* Reserved for TLS; NULL today. */
+/*
+ * Start TLS on this connection with `ctx` (an SSL_CTX *, see event/tls.h).
+ * Output already queued is sent in plaintext first (the "220 Ready to
+ * start TLS" reply), then the handshake runs; input still buffered is
+ * discarded (bytes pipelined after STARTTLS must never be taken as if
+ * they came over TLS). CONN_EV_TLS_READY follows, or CONN_EV_ERROR.
+ * `sni` (client side) may be NULL. Returns -1 if TLS is already active
+ * or SSL could not be set up.
+ */
+struct ssl_ctx_st;
+int conn_tls_accept(struct conn *c, struct ssl_ctx_st *ctx);
+int conn_tls_connect(struct conn *c, struct ssl_ctx_st *ctx, const char *sni);
+/* TLS handshake completed and active. */
+bool conn_tls_active(const struct conn *c);
+/* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" style text
+ * for Received: headers and logs; "" when TLS is not active. */
+void conn_tls_describe(const struct conn *c, char *out, size_t size);
+/* The TLS state, NULL while plaintext. */
 struct conn_tls *conn_tls(const struct conn *c);
 
 /* Fill `out` (>= 64 bytes) with the text form of `sa` (no port). */
