@@ -10,6 +10,7 @@
  * old.
  */
 #include "config/config_private.h"
+#include "config/config_mta.h"
 #include "config/ucl_parser.h"
 #include "core/buf.h"
 #include "core/str.h"
@@ -161,7 +162,8 @@ config_load(const char *path, const char *state_dir, struct config **cfg_r,
 	if (cfg->root == NULL || config_parse_logging(cfg, error_r) < 0 ||
 	    config_parse_actions(cfg, error_r) < 0 ||
 	    config_parse_options(cfg, error_r) < 0 ||
-	    config_parse_workers(cfg, error_r) < 0) {
+	    config_parse_workers(cfg, error_r) < 0 ||
+	    mta_settings_load(cfg, &cfg->mta, error_r) < 0) {
 		config_unref(&cfg);
 		return -1;
 	}
@@ -188,6 +190,7 @@ config_unref(struct config **cfgp)
 	if (--cfg->refcount > 0)
 		return;
 	config_free_workers(cfg);
+	mta_settings_free(&cfg->mta);
 	obj_free(&cfg->root);
 	free((char *)cfg->logging.filename);
 	free((char *)cfg->logging.facility);

@@ -41,6 +41,8 @@ struct config_actions {
 	char *subject;
 };
 
+struct mta_settings;
+
 struct config {
 	unsigned refcount;
 	/* the merged tree */
@@ -57,6 +59,8 @@ struct config {
 	bool soft_reject_on_timeout;
 	/* options.max_message, default 50 MiB */
 	size_t max_message;
+	/* the mail core's mta {} section (config/config_mta.h) */
+	struct mta_settings *mta;
 };
 
 /*

@@ -381,6 +381,7 @@ conn_event(struct conn *c, enum conn_event ev, void *ud)
 	switch (ev) {
 	case CONN_EV_DATA_IN:
 	case CONN_EV_DRAINED:
+	case CONN_EV_TLS_READY: /* no TLS here; treated as a wake-up */
 		if (hc->closing && ev == CONN_EV_DRAINED)
 			return;
 		process_input(hc);

@@ -447,6 +447,8 @@ on_conn(struct conn *c, enum conn_event ev, void *ud)
 	case CONN_EV_TIMEOUT:
 	case CONN_EV_ERROR:
 		break;
+	case CONN_EV_TLS_READY: /* milter has no TLS */
+		return;
 	}
 	if (s->scanning) {
 		/* the scan still uses our message buffer: end when it answers */

@@ -47,7 +47,9 @@ def corpus_files(group, limit=None):
 class Daemon:
     """One rspamd instance: config dir, state dir, ports, process."""
 
-    def __init__(self, tmp, workers=1, extra_local=None):
+    MAIL_WORKERS = ("smtp", "submission", "smtps", "qmgr")
+
+    def __init__(self, tmp, workers=1, extra_local=None, mail=False):
         self.tmp = str(tmp)
         self.confdir = os.path.join(self.tmp, "conf")
         self.state = os.path.join(self.tmp, "state")
@@ -70,6 +72,21 @@ class Daemon:
                          f'bind_socket = "127.0.0.1:{self.proxy_port}";\n')
         self.write_local("logging.inc",
                          'type = "file";\nfilename = "$LOGDIR/rspamd.log";\nlevel = "info";\n')
+        # The mail core binds 25/587/465 by default: tests that want it get
+        # private ports, the others switch it off.
+        self.mail = mail
+        self.smtp_port = self.submission_port = self.smtps_port = None
+        if mail:
+            self.smtp_port = free_port()
+            self.submission_port = free_port()
+            self.smtps_port = free_port()
+            for name, port in (("smtp", self.smtp_port), ("submission", self.submission_port),
+                               ("smtps", self.smtps_port)):
+                self.write_local("worker-%s.inc" % name, 'bind_socket = "127.0.0.1:%d";\n' % port)
+            self.write_local("mta.conf", 'myhostname = "mx.test.example";\n')
+        else:
+            for name in self.MAIL_WORKERS:
+                self.write_local("worker-%s.inc" % name, "enabled = false;\n")
         for name, text in (extra_local or {}).items():
             self.write_local(name, text)
         self.proc = None

@@ -4,6 +4,7 @@
  * for syntax and semantic problems.
  */
 #include "config/config.h"
+#include "config/config_mta.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -95,7 +96,20 @@ test_shipped(void)
 		test_end();
 		return;
 	}
-	test_assert(cfg->n_workers == 3);
+	test_assert(cfg->n_workers == 7);
+	w = config_find_worker(cfg, "smtp");
+	test_assert(bind_is(w, "*:25"));
+	w = config_find_worker(cfg, "submission");
+	test_assert(bind_is(w, "*:587"));
+	w = config_find_worker(cfg, "smtps");
+	test_assert(bind_is(w, "*:465"));
+	w = config_find_worker(cfg, "qmgr");
+	test_assert(w != NULL && w->n_bind == 0 && w->count == 1);
+	test_assert(cfg->mta != NULL && cfg->mta->message_size_limit == 10240000 &&
+	    cfg->mta->smtpd_timeout == 300 && cfg->mta->maximal_queue_lifetime == 5 * 86400 &&
+	    cfg->mta->smtpd_tls_auth_only && !cfg->mta->smtpd_tls_auth_loopback);
+	test_assert(cfg->mta != NULL && mta_in_mynetworks(cfg->mta, "127.0.0.1") &&
+	    mta_in_mynetworks(cfg->mta, "::1") && !mta_in_mynetworks(cfg->mta, "192.0.2.1"));
 	w = config_find_worker(cfg, "rspamd_proxy");
 	test_assert(bind_is(w, "localhost:11332"));
 	test_assert(w != NULL && w->enabled && w->count == 1);
@@ -265,6 +279,47 @@ test_errors(void)
 	test_end();
 }
 
+/* local.d/mta.conf takes main.cf values as written. */
+static void
+test_mta(void)
+{
+	struct config *cfg;
+	char *err = NULL;
+
+	test_begin("config: mta.conf with Postfix-style values");
+	write_file("local.d/mta.conf",
+	    "myhostname = \"mail.example.org\";\n"
+	    "mynetworks = \"127.0.0.0/8 [::1]/128, 192.0.2.0/24\";\n"
+	    "smtpd_timeout = \"2m\";\nmaximal_queue_lifetime = \"1d\";\n"
+	    "message_size_limit = \"52428800\";\nsmtpd_client_connection_rate_limit = 10;\n");
+	cfg = load_copy(&err);
+	test_assert(cfg != NULL);
+	if (cfg != NULL) {
+		test_assert(strcmp(cfg->mta->myhostname, "mail.example.org") == 0);
+		test_assert(strcmp(cfg->mta->mydomain, "example.org") == 0);
+		test_assert(cfg->mta->n_mynetworks == 3);
+		test_assert(mta_in_mynetworks(cfg->mta, "192.0.2.77"));
+		test_assert(!mta_in_mynetworks(cfg->mta, "198.51.100.1"));
+		test_assert(cfg->mta->smtpd_timeout == 120);
+		test_assert(cfg->mta->maximal_queue_lifetime == 86400);
+		test_assert(cfg->mta->message_size_limit == 52428800);
+		test_assert(cfg->mta->smtpd_client_connection_rate_limit == 10);
+		config_unref(&cfg);
+	}
+	free(err);
+	test_end();
+
+	test_begin("config: mta.conf errors carry file:line");
+	write_file("local.d/mta.conf", "\nmessage_size_limt = 10;\n");
+	test_assert(load_fails_with("local.d/mta.conf:2: mta: unknown parameter 'message_size_limt'"));
+	write_file("local.d/mta.conf", "smtpd_timeout = \"soon\";\n");
+	test_assert(load_fails_with("local.d/mta.conf:1: smtpd_timeout must be a time"));
+	write_file("local.d/mta.conf", "mynetworks = \"10.0.0.0/33\";\n");
+	test_assert(load_fails_with("local.d/mta.conf:1: mynetworks"));
+	remove_file("local.d/mta.conf");
+	test_end();
+}
+
 static void
 test_env_override(void)
 {
@@ -294,6 +349,7 @@ main(void)
 	test_shipped();
 	test_local_override();
 	test_errors();
+	test_mta();
 	test_env_override();
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
