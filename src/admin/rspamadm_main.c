@@ -27,6 +27,13 @@ static const struct admin_cmd commands[] = {
 	    "list a day's DMARC aggregate-report data as JSON", admin_cmd_dmarc_report },
 	{ "dnscheck", "DOMAIN [--ip ADDR] [--helo NAME] [--selector S]... [--nameserver IP:PORT]",
 	    "check a domain's MX, SPF, DKIM, DMARC and PTR records (PASS/WARN/FAIL)", admin_cmd_dnscheck },
+	{ "domain", "add|del NAME | list", "manage the mail core's virtual domains",
+	    admin_cmd_domain },
+	{ "user", "add|passwd EMAIL [--quota SIZE] [--password-stdin] | del EMAIL | list [DOMAIN] | check ADDR | auth EMAIL",
+	    "manage mailboxes; check resolves an address, auth tests a password",
+	    admin_cmd_user },
+	{ "alias", "add SOURCE DEST | del SOURCE [DEST] | list [DOMAIN]",
+	    "manage aliases (SOURCE @domain is a catch-all)", admin_cmd_alias },
 };
 
 static void
