@@ -343,6 +343,7 @@ scan_engine_new(struct config *cfg, char **error_r)
 	    re_engine_init(eng, cfg, error_r) < 0 ||
 	    lua_engine_init(eng, cfg, error_r) < 0 ||
 	    bayes_engine_init(eng, cfg, error_r) < 0 ||
+	    greylist_engine_init(eng, cfg, error_r) < 0 ||
 	    auth_engine_init(eng, cfg, error_r) < 0 ||
 	    composites_load_config(eng, error_r) < 0 ||
 	    re_engine_finalize(eng, error_r) < 0) {

@@ -86,7 +86,8 @@ void scan_engine_set_group(struct scan_engine *eng, const char *group, double ma
     const char *description);
 
 /* Module data hung on the engine, freed with it: one slot per module. */
-enum engine_slot { ENGINE_SLOT_LUA, ENGINE_SLOT_RE, ENGINE_SLOT_MAPS, ENGINE_SLOT_STAT, ENGINE_SLOT_COUNT };
+enum engine_slot { ENGINE_SLOT_LUA, ENGINE_SLOT_RE, ENGINE_SLOT_MAPS, ENGINE_SLOT_STAT,
+	ENGINE_SLOT_GREYLIST, ENGINE_SLOT_COUNT };
 void scan_engine_set_module(struct scan_engine *eng, enum engine_slot slot, void *data,
     void (*free_fn)(void *data));
 void *scan_engine_get_module(const struct scan_engine *eng, enum engine_slot slot);
@@ -119,5 +120,7 @@ void scan_engine_start(const struct scan_engine *eng, struct scan_task *task);
 
 /* Statistics (Bayes): registers the classifier; see src/scan/bayes/. */
 int bayes_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r);
+/* Greylisting: see src/scan/greylist/. */
+int greylist_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r);
 
 #endif
