@@ -97,8 +97,8 @@ struct smtp_reply {
 };
 
 struct smtp_hooks {
-	/* AUTH PLAIN / LOGIN credentials (authcid, password; both NUL-free).
-	 * A PLAIN authzid that differs from the authcid is refused by the
+	/* AUTH PLAIN / LOGIN credentials (authcid, password; both NUL-free,
+	 * valid until smtp_session_auth_done(), then wiped). A PLAIN authzid that differs from the authcid is refused by the
 	 * session (535) before this hook. Answer: smtp_session_auth_done(). */
 	void (*auth)(struct smtp_session *s, const char *user,
 	    const char *password, void *ud);
