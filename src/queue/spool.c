@@ -369,6 +369,8 @@ spool_writer_write(struct spool_writer *w, const void *data, size_t len)
 {
 	if (w->err != SPOOL_ERR_NONE)
 		return -1;
+	if (len == 0)
+		return 0;
 	if (w->max_size != 0 && (len > w->max_size || w->size > w->max_size - len)) {
 		w->err = SPOOL_ERR_TOO_BIG;
 		return -1;

@@ -401,7 +401,9 @@ test_size_limit(void)
 	test_begin("writer enforces the size limit");
 	spool_envelope_init(&env);
 	test_assert(spool_writer_begin(spool, 10, &w) == 0);
+	test_assert(spool_writer_write(w, NULL, 0) == 0);
 	test_assert(spool_writer_write(w, "0123456789", 10) == 0);
+	test_assert(spool_writer_size(w) == 10);
 	test_assert(spool_writer_write(w, "x", 1) == -1);
 	test_assert(spool_writer_error(w) == SPOOL_ERR_TOO_BIG);
 	test_assert(spool_writer_commit(&w, &env, id, &err) == -1);
