@@ -60,13 +60,16 @@ cli_close(struct users_cli *cli)
 	config_unref(&cli->cfg);
 }
 
-/* Prints the error of an admin call; returns the exit status. */
+/* Prints the error of an admin call; returns the exit status. The
+ * error is passed by address so it is read after the call fills it. */
 static int
-report(int rc, char *error)
+report(int rc, char **error)
 {
 	if (rc < 0) {
-		fprintf(stderr, "rspamadm: %s\n", error != NULL ? error : "failed");
-		free(error);
+		fprintf(stderr, "rspamadm: %s\n", *error != NULL ? *error :
+		    "failed");
+		free(*error);
+		*error = NULL;
 		return 1;
 	}
 	return 0;
@@ -210,11 +213,11 @@ admin_cmd_domain(const struct admin_ctx *ctx, int argc, char **argv)
 	if (cli_open(ctx, &cli) < 0)
 		return 1;
 	if (strcmp(op, "add") == 0) {
-		rc = report(users_admin_domain_add(cli.u, argv[2], &error), error);
+		rc = report(users_admin_domain_add(cli.u, argv[2], &error), &error);
 	} else if (strcmp(op, "del") == 0) {
-		rc = report(users_admin_domain_del(cli.u, argv[2], &error), error);
+		rc = report(users_admin_domain_del(cli.u, argv[2], &error), &error);
 	} else {
-		rc = report(users_admin_domain_list(cli.u, &names, &error), error);
+		rc = report(users_admin_domain_list(cli.u, &names, &error), &error);
 		for (size_t i = 0; rc == 0 && names[i] != NULL; i++)
 			printf("%s\n", names[i]);
 		if (rc == 0)
@@ -246,7 +249,7 @@ user_list(struct users *u, int argc, char **argv)
 
 	if (users_admin_user_list(u, argc > 2 ? argv[2] : NULL, &ents, &n,
 	    &error) < 0)
-		return report(-1, error);
+		return report(-1, &error);
 	for (size_t i = 0; i < n; i++) {
 		printf("%s\tquota=", ents[i].email);
 		print_size(ents[i].quota_bytes);
@@ -325,7 +328,7 @@ user_set(struct users *u, bool add, const char *email,
 	explicit_bzero(pw, sizeof(pw));
 	if (rc == 0 && !add && o->has_quota)
 		rc = users_admin_user_quota(u, email, o->quota, &error);
-	return report(rc, error);
+	return report(rc, &error);
 }
 
 static int
@@ -362,9 +365,9 @@ user_dispatch(struct users *u, int argc, char **argv)
 		return user_auth(u, argv[2], &o);
 	if (strcmp(op, "quota") == 0 && o.has_quota)
 		return report(users_admin_user_quota(u, argv[2], o.quota,
-		    &error), error);
+		    &error), &error);
 	if (strcmp(op, "del") == 0)
-		return report(users_admin_user_del(u, argv[2], &error), error);
+		return report(users_admin_user_del(u, argv[2], &error), &error);
 	(void)users_resolve(u, argv[2], check_cb, &status);
 	return status;
 }
@@ -408,7 +411,7 @@ alias_list(struct users *u, const char *domain)
 	size_t n;
 
 	if (users_admin_alias_list(u, domain, &als, &n, &error) < 0)
-		return report(-1, error);
+		return report(-1, &error);
 	for (size_t i = 0; i < n; i++)
 		printf("%s\t%s\n", als[i].source, als[i].dest);
 	users_aliases_free(als, n);
@@ -435,10 +438,10 @@ admin_cmd_alias(const struct admin_ctx *ctx, int argc, char **argv)
 		return 1;
 	if (strcmp(op, "add") == 0)
 		rc = report(users_admin_alias_add(cli.u, argv[2], argv[3],
-		    &error), error);
+		    &error), &error);
 	else if (strcmp(op, "del") == 0)
 		rc = report(users_admin_alias_del(cli.u, argv[2],
-		    argc == 4 ? argv[3] : NULL, &error), error);
+		    argc == 4 ? argv[3] : NULL, &error), &error);
 	else
 		rc = alias_list(cli.u, argc == 3 ? argv[2] : NULL);
 	cli_close(&cli);

@@ -219,6 +219,10 @@ pg_send(struct pg_backend *pg)
 
 	if (pg->state != PG_IDLE || pq == NULL)
 		return;
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		pg_broken(pg, "idle connection", true);
+		return;
+	}
 	if (!PQsendQueryParams(pg->conn, pg->queries[pq->q],
 	    pg->nparams[pq->q], types, (const char *const *)pq->params, NULL,
 	    NULL, 0)) {
@@ -247,6 +251,13 @@ pg_read(struct pg_backend *pg)
 	}
 	while (!PQisBusy(pg->conn)) {
 		res = PQgetResult(pg->conn);
+		if (res == NULL && pg->result_status < 0 &&
+		    PQstatus(pg->conn) == CONNECTION_BAD) {
+			/* the server ended the session (restart, idle
+			 * kill): our query did not run, send it again */
+			pg_broken(pg, "query", true);
+			return;
+		}
 		if (res == NULL) {
 			ev_timer_stop(pg->loop, &pg->timer);
 			ev_io_stop(pg->loop, &pg->io);

@@ -170,7 +170,8 @@ static const struct users_backend_ops sqlite_ops = {
 	.close = sqlite_close,
 };
 
-/* mkdir of the file's directory (one level: <state>/db). */
+/* mkdir -p of the file's directory (<state>/db and the state dir itself
+ * on a fresh install), mode 0700: the file holds password hashes. */
 static void
 make_parent_dir(const char *path)
 {
@@ -178,6 +179,13 @@ make_parent_dir(const char *path)
 
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
+		for (char *p = dir + 1; *p != '\0'; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			(void)mkdir(dir, 0700);
+			*p = '/';
+		}
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			log_warn(USERS_LOG, NULL, "mkdir %s: %s", dir,
 			    strerror(errno));
