@@ -105,6 +105,28 @@ bool conn_peer_is_unix(const struct conn *c);
  * they came over TLS). CONN_EV_TLS_READY follows, or CONN_EV_ERROR.
  * `sni` (client side) may be NULL. Returns -1 if TLS is already active
  * or SSL could not be set up.
+ *
+ * As implemented:
+ * - Callable from inside the callback (e.g. on the STARTTLS line); the
+ *   handshake starts from the loop. The plaintext prefix gets no
+ *   CONN_EV_DRAINED of its own; TLS_READY implies it went out.
+ * - conn_write() during the handshake queues; the bytes go out encrypted
+ *   after TLS_READY (then DRAINED as usual). No DATA_IN before TLS_READY.
+ * - The read timeout bounds the handshake even while reading is paused;
+ *   an expiry is CONN_EV_TIMEOUT as usual.
+ * - Handshake failure (garbage, protocol or certificate mismatch, EOF):
+ *   CONN_EV_ERROR, the reason logged at info under component "tls".
+ * - After TLS_READY: the peer's close_notify, and also a plain EOF without
+ *   one, is CONN_EV_CLOSED; a bad record is CONN_EV_ERROR.
+ * - conn_close_after_drain() sends the queued output, then close_notify,
+ *   then half-closes and reports CONN_EV_CLOSED when the peer's
+ *   close_notify/EOF arrives (or after the usual linger). Called before
+ *   the handshake finished, it drops TLS: the plaintext prefix still goes
+ *   out, output queued for after the handshake is discarded.
+ * - conn_free() is abrupt: no close_notify.
+ * - The client side checks the certificate against `sni` (host name or
+ *   address literal) when the context verifies; SNI itself is only sent
+ *   for host names.
  */
 struct ssl_ctx_st;
 int conn_tls_accept(struct conn *c, struct ssl_ctx_st *ctx);
