@@ -41,8 +41,8 @@ static const char *const default_sqlite_queries[USERS_Q_COUNT] = {
 };
 static const char *const default_pgsql_queries[USERS_Q_COUNT] = {
 	"SELECT 1 FROM virtual_domains WHERE lower(name)=lower($1)",
-	"SELECT email, password, quota_bytes FROM virtual_users "
-	    "WHERE lower(email)=lower($1)",
+	("SELECT email, password, quota_bytes FROM virtual_users "
+	    "WHERE lower(email)=lower($1)"),
 	"SELECT destination FROM virtual_aliases WHERE lower(source)=lower($1)",
 };
 static const char *const query_keys[USERS_Q_COUNT] = {

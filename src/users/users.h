@@ -48,7 +48,8 @@
  *   and the callback runs later from the loop. After the callback the handle
  *   is dead.
  * Callers must therefore cope with the callback running before the call
- * returns.
+ * returns. A callback may start or cancel lookups but must not call
+ * users_close().
  *
  * Passwords: users_authenticate() runs crypt(3) (yescrypt costs a few ms of
  * CPU), synchronously inside the call, in the caller's process.

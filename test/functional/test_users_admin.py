@@ -206,4 +206,4 @@ def test_pgsql_async_unit(pg):
     r = subprocess.run([exe], env=dict(os.environ, PG_CONNINFO=pg.conninfo),
                        capture_output=True, text=True, timeout=120, cwd=REPO)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "3 passed, 0 failed" in r.stdout
+    assert "4 passed, 0 failed" in r.stdout

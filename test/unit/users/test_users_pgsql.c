@@ -98,7 +98,8 @@ run_until(const int *flag)
 }
 
 static struct users *
-open_pg(const char *ci, struct ev_loop *l, const char *query_user)
+open_pg_t(const char *ci, struct ev_loop *l, const char *query_user,
+    double timeout)
 {
 	struct obj *conf = obj_new_object();
 	struct users *u;
@@ -107,7 +108,7 @@ open_pg(const char *ci, struct ev_loop *l, const char *query_user)
 	obj_object_set(conf, "backend", obj_new_string("pgsql"));
 	obj_object_set(conf, "conninfo", obj_new_string(ci));
 	obj_object_set(conf, "cache_ttl", obj_new_int(0));
-	obj_object_set(conf, "query_timeout", obj_new_float(3));
+	obj_object_set(conf, "query_timeout", obj_new_float(timeout));
 	if (query_user != NULL)
 		obj_object_set(conf, "query_user", obj_new_string(query_user));
 	u = users_open(conf, NULL, l, &err);
@@ -116,6 +117,12 @@ open_pg(const char *ci, struct ev_loop *l, const char *query_user)
 	free(err);
 	obj_free(&conf);
 	return u;
+}
+
+static struct users *
+open_pg(const char *ci, struct ev_loop *l, const char *query_user)
+{
+	return open_pg_t(ci, l, query_user, 3);
 }
 
 static void
@@ -196,6 +203,29 @@ test_unreachable(void)
 }
 
 static void
+test_timeout(void)
+{
+	struct users *u = open_pg_t(conninfo, loop,
+	    "SELECT email, password, quota_bytes FROM virtual_users "
+	    "WHERE email=$1 UNION ALL SELECT NULL, NULL, NULL "
+	    "FROM pg_sleep(3) WHERE $2 = 'slow'",
+	    0.5);
+	struct res r = { 0 };
+
+	test_begin("query timeout, then a fresh connection");
+	test_assert(u != NULL);
+	(void)users_authenticate(u, "slow@example.com", "x", int_cb, &r);
+	run_until(&r.done);
+	test_assert(r.done == 1 && r.result == -1);
+	memset(&r, 0, sizeof(r));
+	(void)users_authenticate(u, "ann@example.com", "annpw", int_cb, &r);
+	run_until(&r.done);
+	test_assert(r.done == 1 && r.result == 1);
+	users_close(&u);
+	test_end();
+}
+
+static void
 test_blocking(void)
 {
 	struct users *u = open_pg(conninfo, NULL,
@@ -248,6 +278,7 @@ main(void)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	test_async();
 	test_unreachable();
+	test_timeout();
 	test_blocking();
 	ev_loop_destroy(loop);
 	return test_exit();
