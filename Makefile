@@ -15,7 +15,7 @@ build: setup
 	@cmake --build $(BUILD) -j$(JOBS)
 
 run: build
-	./$(BUILD)/bin/rspamd -f -c conf/rspamd.conf --state-dir ./var
+	BUILD=$(BUILD) ./scripts/dev-run.sh
 
 test:
 	@WITH_TEST_PKGS=1 ./scripts/setup-deps.sh

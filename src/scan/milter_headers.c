@@ -222,6 +222,18 @@ emit_scores(const struct mh_ctx *c, struct obj *add, struct obj *remove, struct 
 }
 
 void
+milter_headers_spamd_result(const struct scan_task *task, struct buf *out)
+{
+	spamd_result(task, out);
+}
+
+void
+milter_headers_auth_results(const struct scan_task *task, struct buf *out)
+{
+	auth_results(task, out);
+}
+
+void
 milter_headers_emit(const struct scan_task *task, struct obj *add, struct obj *remove)
 {
 	struct mh_ctx c = { task, obj_lookup(task->cfg->root, "milter_headers"), false, false };

@@ -22,4 +22,11 @@ struct scan_task;
  */
 void milter_headers_emit(const struct scan_task *task, struct obj *add, struct obj *remove);
 
+/* The values of X-Spamd-Result and Authentication-Results for a finished
+ * task, appended to `out` whatever `use` says (the SMTP server adds them
+ * itself). */
+struct buf;
+void milter_headers_spamd_result(const struct scan_task *task, struct buf *out);
+void milter_headers_auth_results(const struct scan_task *task, struct buf *out);
+
 #endif

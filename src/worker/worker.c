@@ -21,6 +21,10 @@ static const struct worker_type worker_types[] = {
 	{ "normal", worker_normal_run, true },
 	{ "controller", worker_controller_run, true },
 	{ "rspamd_proxy", worker_proxy_run, true },
+	{ "smtp", worker_smtp_run, true },
+	{ "submission", worker_smtp_run, true },
+	{ "smtps", worker_smtp_run, true },
+	{ "qmgr", worker_qmgr_run, false },
 };
 
 const struct worker_type *

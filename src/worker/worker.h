@@ -61,5 +61,8 @@ void worker_watchdog_disarm(void);
 int worker_normal_run(struct worker_ctx *ctx);
 int worker_controller_run(struct worker_ctx *ctx);
 int worker_proxy_run(struct worker_ctx *ctx);
+/* smtp, submission and smtps: one server, the role from the type name */
+int worker_smtp_run(struct worker_ctx *ctx);
+int worker_qmgr_run(struct worker_ctx *ctx);
 
 #endif
