@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
 
@@ -66,6 +67,24 @@ struct pg_backend {
 };
 
 static void pg_connect(struct pg_backend *pg);
+
+/* A libpq message without its trailing newlines, for one log line (static
+ * buffer: workers are single-threaded). */
+static const char *
+pg_msg(const char *m)
+{
+	static char buf[512];
+	size_t len;
+
+	str_lcpy(buf, m != NULL ? m : "", sizeof(buf));
+	len = strlen(buf);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	return buf;
+}
 static void pg_send(struct pg_backend *pg);
 
 static void
@@ -153,7 +172,8 @@ static void
 pg_broken(struct pg_backend *pg, const char *what, bool retry)
 {
 	log_warn(USERS_LOG, NULL, "pgsql: %s: %s", what,
-	    pg->conn != NULL ? PQerrorMessage(pg->conn) : "no connection");
+	    pg_msg(pg->conn != NULL ? PQerrorMessage(pg->conn) :
+	    "no connection"));
 	pg_drop_conn(pg);
 	if (pg->head == NULL)
 		return;
@@ -185,7 +205,7 @@ pg_connect_poll(struct pg_backend *pg)
 		break;
 	default:
 		log_warn(USERS_LOG, NULL, "pgsql: connect: %s",
-		    PQerrorMessage(pg->conn));
+		    pg_msg(PQerrorMessage(pg->conn)));
 		pg_drop_conn(pg);
 		pg_fail_all(pg);
 		break;
@@ -198,8 +218,9 @@ pg_connect(struct pg_backend *pg)
 	pg->conn = PQconnectStart(pg->conninfo);
 	if (pg->conn == NULL || PQstatus(pg->conn) == CONNECTION_BAD ||
 	    PQsetnonblocking(pg->conn, 1) != 0) {
-		log_warn(USERS_LOG, NULL, "pgsql: connect: %s", pg->conn != NULL ?
-		    PQerrorMessage(pg->conn) : "out of memory");
+		log_warn(USERS_LOG, NULL, "pgsql: connect: %s",
+		    pg_msg(pg->conn != NULL ? PQerrorMessage(pg->conn) :
+		    "out of memory"));
 		pg_drop_conn(pg);
 		pg_fail_all(pg);
 		return;
@@ -271,7 +292,7 @@ pg_read(struct pg_backend *pg)
 			rows_from_result(res, &pg->result);
 		} else {
 			log_warn(USERS_LOG, NULL, "pgsql: query: %s",
-			    PQresultErrorMessage(res));
+			    pg_msg(PQresultErrorMessage(res)));
 			pg->result_status = -1;
 		}
 		PQclear(res);
@@ -334,8 +355,9 @@ pg_blocking_conn(struct pg_backend *pg, char **error_r)
 		PQfinish(pg->bconn);
 	pg->bconn = PQconnectdb(pg->conninfo);
 	if (pg->bconn == NULL || PQstatus(pg->bconn) != CONNECTION_OK) {
-		*error_r = xasprintf("pgsql: connect: %s", pg->bconn != NULL ?
-		    PQerrorMessage(pg->bconn) : "out of memory");
+		*error_r = xasprintf("pgsql: connect: %s",
+		    pg_msg(pg->bconn != NULL ? PQerrorMessage(pg->bconn) :
+		    "out of memory"));
 		if (pg->bconn != NULL)
 			PQfinish(pg->bconn);
 		pg->bconn = NULL;
@@ -362,8 +384,8 @@ pg_exec_blocking(struct pg_backend *pg, const char *sql, int nparams,
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 			return res;
 		if (PQstatus(c) == CONNECTION_OK || attempt == 1) {
-			*error_r = xasprintf("pgsql: %s", res != NULL ?
-			    PQresultErrorMessage(res) : PQerrorMessage(c));
+			*error_r = xasprintf("pgsql: %s", pg_msg(res != NULL ?
+			    PQresultErrorMessage(res) : PQerrorMessage(c)));
 			PQclear(res);
 			return NULL;
 		}
