@@ -608,6 +608,8 @@ greylist_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r
 {
 	const struct obj *sec = obj_lookup(cfg->root, "greylist");
 	struct greylist_ctx *ctx;
+	struct symbol_info si = { NULL, 0.0, "greylist", "Greylisting", 0 };
+	struct rule_def rd = { "GREYLIST_SAVE", RULE_STAGE_IDEMPOTENT, 100, greylist_rule, NULL };
 	const char *bad = NULL;
 	char *detail = NULL;
 	int on;
@@ -623,9 +625,8 @@ greylist_engine_init(struct scan_engine *eng, struct config *cfg, char **error_r
 		return on == 0 ? 0 : config_error(sec, bad != NULL ? bad : "whitelisted_ip",
 		    detail, error_r);
 	}
-	struct symbol_info si = { ctx->symbol, 0.0, "greylist", "Greylisting", 0 };
-	struct rule_def rd = { "GREYLIST_SAVE", RULE_STAGE_IDEMPOTENT, 100, greylist_rule, ctx };
-
+	si.name = ctx->symbol;
+	rd.ud = ctx;
 	scan_engine_add_symbol(eng, &si);
 	scan_engine_add_rule(eng, &rd);
 	scan_engine_set_module(eng, ENGINE_SLOT_GREYLIST, ctx, ctx_free);
