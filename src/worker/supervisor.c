@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +76,9 @@ struct supervisor {
 	double stop_deadline;
 	sigset_t sigset;
 };
+
+/* The main process, as the workers it forks see their parent. */
+static pid_t supervisor_pid;
 
 static double
 now_mono(void)
@@ -217,6 +221,14 @@ child_main(struct supervisor *sv, const struct config_worker *wc, unsigned index
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A worker outliving a killed main process would keep the listening
+	 * sockets and the spool busy: the restarted daemon could not bind and
+	 * two queue managers would share one spool. Asked before the signal
+	 * mask opens; the getppid() check closes the race with a parent that
+	 * died before prctl(). */
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != supervisor_pid)
+		_exit(1);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	log_set_process(wc->type);
@@ -251,6 +263,7 @@ child_spawn(struct supervisor *sv, struct child *c)
 		c->restart_at = 0;
 		return;
 	}
+	supervisor_pid = getpid();
 	pid = fork();
 	if (pid < 0) {
 		log_error("main", NULL, "fork for worker %s failed: %s", c->type,

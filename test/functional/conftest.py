@@ -139,6 +139,21 @@ class Daemon:
         except OSError:
             return ""
 
+    def crash(self):
+        """SIGKILL the main process and every worker at once, as a power
+        cut would (no worker gets to finish anything)."""
+        pids = self.worker_pids()
+        self.proc.kill()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        deadline = time.time() + 10
+        while any(os.path.exists("/proc/%d" % p) for p in pids) and time.time() < deadline:
+            time.sleep(0.05)
+
     def stop(self, timeout=30):
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
