@@ -44,7 +44,8 @@ emit(struct smtp_data_decoder *d, struct buf *out, const char *p, size_t n)
 		room = n;
 	}
 	d->size += n;
-	if (room > 0 && !d->overflow && buf_append(out, p, room) < 0)
+	/* The stored prefix is the same however the input was split. */
+	if (room > 0 && buf_append(out, p, room) < 0)
 		return -1;
 	return 0;
 }

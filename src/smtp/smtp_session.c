@@ -62,6 +62,9 @@ smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 	s->state = st;
 }
 
+static void reply_va(struct smtp_session *s, int code, const char *enhanced,
+    const char *fmt, va_list ap) PRINTF_LIKE(4, 0);
+
 static void
 reply_va(struct smtp_session *s, int code, const char *enhanced,
     const char *fmt, va_list ap)
