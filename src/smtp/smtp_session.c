@@ -229,6 +229,8 @@ take_line(struct smtp_session *s, struct buf *in, struct str *line_r, size_t *us
 	const char *lf;
 	size_t n;
 
+	if (in->len == 0)
+		return 0;
 	if (s->state == SMTP_STATE_AUTH_PLAIN || s->state == SMTP_STATE_AUTH_USER ||
 	    s->state == SMTP_STATE_AUTH_PASS ||
 	    str_has_prefix_case(str_make(in->data, in->len), "AUTH "))
@@ -299,7 +301,7 @@ process_bdat(struct smtp_session *s, struct buf *in, bool *progress_r)
 	size_t n = (size_t)MIN((uint64_t)in->len, s->bdat_left);
 	size_t limit = s->set.message_size_limit;
 
-	if (!s->bdat_discard && !s->dec.overflow) {
+	if (n > 0 && !s->bdat_discard && !s->dec.overflow) {
 		if (limit != 0 && s->msg.len + n > limit)
 			s->dec.overflow = true;
 		else

@@ -41,6 +41,8 @@ struct fx {
 	size_t n_rcpts_seen;
 	char auth_user_seen[128];
 	char from_seen[300];
+	bool tls_seen;
+	char tls_desc_seen[128];
 	struct buf in;     /* bytes the client received */
 };
 
@@ -104,6 +106,8 @@ fx_mail(struct smtp_session *s, const struct smtp_transaction *t, void *ud)
 
 	(void)s;
 	snprintf(x->from_seen, sizeof(x->from_seen), "%s", t->mail_from);
+	x->tls_seen = t->tls;
+	snprintf(x->tls_desc_seen, sizeof(x->tls_desc_seen), "%s", t->tls_desc);
 	fx_pend(x, FX_MAIL, strstr(t->mail_from, "reject") != NULL ? &no : NULL);
 }
 

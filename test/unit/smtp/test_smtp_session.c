@@ -1,5 +1,6 @@
 /* Unit tests for the SMTP session over a socketpair with fake owner hooks. */
 #include <signal.h>
+#include <time.h>
 
 #include "smtp_test_fixture.h"
 #include "test.h"
@@ -407,6 +408,36 @@ test_hard_error_limit(void)
 }
 
 static void
+test_tarpit(void)
+{
+	struct smtp_settings set;
+	struct fx x;
+	const char *r;
+	struct timespec t0, t1;
+	double secs;
+
+	test_begin("session: replies slowed down past the soft error limit");
+	fx_settings(&set);
+	set.soft_error_limit = 1;
+	fx_start(&x, &set, NULL);
+	greet(&x);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = fx_send(&x, "X1\r\nNOOP\r\n", 2);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	test_assert(HAS(r, "502 5.5.2") && HAS(r, "250 2.0.0 Ok") && secs < 0.5);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = fx_send(&x, "X2\r\n", 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	test_assert(HAS(r, "502 5.5.2") && secs >= 0.9);
+	r = fx_send(&x, "NOOP\r\n", 1);
+	test_assert(strcmp(r, "250 2.0.0 Ok\r\n") == 0);
+	fx_stop(&x);
+	test_end();
+}
+
+static void
 test_greeting_timeout_shutdown(void)
 {
 	struct smtp_settings set;
@@ -483,6 +514,7 @@ main(void)
 	test_sequences();
 	test_relay_tricks();
 	test_hard_error_limit();
+	test_tarpit();
 	test_greeting_timeout_shutdown();
 	return test_exit();
 }
