@@ -358,6 +358,7 @@ cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	buf_reset(&s->out);
+	s->batch_error = false;
 }
 
 void

@@ -92,6 +92,7 @@ struct smtp_session {
 	struct buf out;
 	ev_timer tarpit;
 	bool tarpit_active;
+	bool batch_error;     /* s->out holds an error reply */
 	bool in_input;        /* inside session_process(): no re-entry */
 	bool skip_line;       /* discarding the rest of an over-long line */
 	bool closing;         /* final reply queued; close after drain */

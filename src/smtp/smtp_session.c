@@ -75,8 +75,10 @@ reply_va(struct smtp_session *s, int code, const char *enhanced,
 		return;
 	if (vsnprintf(text, sizeof(text), fmt, ap) < 0)
 		text[0] = '\0';
-	if (code >= 400 && code != 421)
+	if (code >= 400 && code != 421) {
 		s->errors++;
+		s->batch_error = true;
+	}
 	if (smtp_reply_format(&s->out, code, enhanced, text) < 0) {
 		/* A client that never reads its replies. */
 		s->closing = true;
@@ -197,7 +199,7 @@ tarpit_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * slows down dictionary attacks without holding real clients up.
  */
 static void
-flush_replies(struct smtp_session *s, bool had_error)
+flush_replies(struct smtp_session *s)
 {
 	if (s->closing && s->tarpit_active) {
 		ev_timer_stop(s->loop, &s->tarpit);
@@ -205,7 +207,8 @@ flush_replies(struct smtp_session *s, bool had_error)
 	}
 	if (s->out.len == 0 || s->conn == NULL || s->tarpit_active)
 		return;
-	if (had_error && s->errors > s->set.soft_error_limit && !s->closing) {
+	if (s->batch_error && s->errors > s->set.soft_error_limit && !s->closing) {
+		s->batch_error = false;
 		s->tarpit_active = true;
 		conn_pause_read(s->conn);
 		ev_timer_set(&s->tarpit, 1.0, 0.0);
@@ -215,6 +218,7 @@ flush_replies(struct smtp_session *s, bool had_error)
 	if (conn_write(s->conn, s->out.data, s->out.len) < 0)
 		s->closing = true;
 	buf_reset(&s->out);
+	s->batch_error = false;
 }
 
 /*
@@ -349,8 +353,6 @@ process_step(struct smtp_session *s)
 static void
 session_process(struct smtp_session *s)
 {
-	unsigned errors_before = s->errors;
-
 	if (s->in_input)
 		return;
 	s->in_input = true;
@@ -365,7 +367,7 @@ session_process(struct smtp_session *s)
 			session_end(s);
 		return;
 	}
-	flush_replies(s, s->errors != errors_before);
+	flush_replies(s);
 	if (s->end_requested) {
 		session_end(s);
 		return;
@@ -545,7 +547,7 @@ smtp_session_new(struct ev_loop *loop, int fd, const struct smtp_settings *set,
 		smtp_reply(s, 220, NULL, "%s ESMTP", s->set.hostname);
 		smtp_enter_state(s, SMTP_STATE_CONNECTED);
 	}
-	flush_replies(s, false);
+	flush_replies(s);
 	if (s->closing)
 		conn_close_after_drain(s->conn);
 	return s;
