@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LOG_COMP "smtp"
 #define OUT_MAX ((size_t)1024 * 1024)
@@ -524,7 +525,7 @@ smtp_session_new(struct ev_loop *loop, int fd, const struct smtp_settings *set,
 	settings_defaults(&s->set);
 	s->hooks = hooks;
 	s->ud = ud;
-	(void)str_format(s->id, sizeof(s->id), "smtp%lu", ++session_counter);
+	(void)str_format(s->id, sizeof(s->id), "smtp%ld.%lu", (long)getpid(), ++session_counter);
 	buf_init(&s->out, OUT_MAX);
 	buf_init(&s->msg, 0);
 	ev_init(&s->tarpit, tarpit_cb);

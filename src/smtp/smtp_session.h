@@ -150,7 +150,8 @@ void smtp_session_message_done(struct smtp_session *s, const struct smtp_reply *
  * pending hook is answered), then close. */
 void smtp_session_shutdown(struct smtp_session *s);
 
-/* The session's id ("smtp" + counter), for the owner's logs. Borrowed. */
+/* The session's id ("smtp<pid>.<n>", unique per host at a time), for the
+ * owner's logs. Borrowed. */
 const char *smtp_session_id(const struct smtp_session *s);
 
 #endif
