@@ -47,6 +47,7 @@ struct smtp_client {
 	char ip[64];
 	bool trusted;        /* in mynetworks */
 	bool authed;         /* the transaction's client authenticated */
+	size_t declared_size; /* MAIL SIZE=, 0 when not given */
 	bool counted;        /* anvil_connect() was called */
 	struct users_req *req;
 	char *pending_rcpt;  /* the RCPT a lookup is running for */

@@ -173,7 +173,8 @@ mailbox_full(struct smtp_client *c, const struct users_resolution *r)
 	if (maildir_path_expand(c->w->mta->mail_location, r->mailboxes[0].email, root,
 		sizeof(root), &err) < 0 || quota_usage_compute(root, &usage) < 0)
 		return false;
-	return quota_check(&usage, &limit, 0) != QUOTA_OK;
+	/* With MAIL SIZE= the client said how much is coming. */
+	return quota_check(&usage, &limit, c->declared_size) != QUOTA_OK;
 }
 
 static void
@@ -232,6 +233,7 @@ hook_rcpt(struct smtp_session *s, const struct smtp_transaction *t, const char *
 
 	UNUSED(s);
 	c->authed = t->auth_user != NULL;
+	c->declared_size = t->declared_size;
 	if (!c->trusted && !anvil_rcpt(c->w->anvil, c->ip, now_wall(c->w))) {
 		char text[160];
 		struct smtp_reply r = { 450, "4.7.1", text };
