@@ -132,7 +132,7 @@ static void
 ok(int rc, char *err)
 {
 	if (rc != 0)
-		fprintf(stderr, "unexpected error: %s\n", err);
+		fprintf(stderr, "unexpected error: %s\n", err != NULL ? err : "(none)");
 	test_assert(rc == 0);
 	free(err);
 }
