@@ -8,7 +8,8 @@
 set -eu
 BUILD=${BUILD:-build}
 STATE=./var
-DEV="$STATE/dev-conf"
+# absolute: include paths are relative to the including file
+DEV="$(pwd)/var/dev-conf"
 mkdir -p "$DEV/local.d" "$STATE"
 if [ -d conf/local.d ]; then
 	cp -a conf/local.d/. "$DEV/local.d/"
