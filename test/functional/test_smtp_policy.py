@@ -2,6 +2,7 @@
 80%/95% warnings), greylisting at DATA (451 4.7.1, then accepted after
 the timeout), and the whole SMTP path with users in a real PostgreSQL.
 """
+import base64
 import glob
 import os
 import smtplib
@@ -119,3 +120,48 @@ def test_smtp_with_postgresql_users(pg, tmp_path, zone):
     finally:
         d.stop()
     assert not glob.glob(os.path.join(d.state, "db", "users.sqlite"))
+
+
+def test_rewrite_subject_and_plaintext_auth_on_loopback(tmp_path, zone):
+    d = mail_daemon(tmp_path, zone.address, mta="smtpd_tls_auth_loopback = yes;\n",
+                    extra_local={"actions.conf": "rewrite_subject = 4;\nadd_header = null;\n"
+                                                 "greylist = null;\nsubject = \"[SPAM] %s\";\n"})
+    rspamadm(d, "domain", "add", "example.test")
+    add_user(d, "bob@example.test", PASSWORD)
+    d.start()
+    try:
+        assert send(d.smtp_port, "bob@example.test", subject="cheap viagra") == {}
+        files = wait_messages(d, "bob@example.test", 1, folder="Junk")
+        head = read(files[0]).split(b"\r\n\r\n")[0]
+        assert b"\r\nSubject: [SPAM] cheap viagra\r\n" in head, head
+        assert head.count(b"Subject:") == 1
+        # AUTH in plaintext from loopback, as configured
+        with smtplib.SMTP("127.0.0.1", d.submission_port, timeout=30) as s:
+            s.ehlo("laptop")
+            assert s.has_extn("auth")
+            s.login("bob@example.test", PASSWORD)
+    finally:
+        d.stop()
+
+
+def test_failed_auth_is_rate_limited_per_client(tmp_path, zone):
+    d = mail_daemon(tmp_path, zone.address, mta="smtpd_tls_auth_loopback = yes;\n")
+    rspamadm(d, "domain", "add", "example.test")
+    add_user(d, "bob@example.test", PASSWORD)
+    d.start()
+    try:
+        def auth_plain(password):
+            with smtplib.SMTP("127.0.0.1", d.submission_port, timeout=30) as s:
+                s.ehlo("laptop")
+                token = base64.b64encode(b"\0bob@example.test\0" + password.encode())
+                return s.docmd("AUTH PLAIN " + token.decode())[0]
+
+        assert [auth_plain("guess-%d" % i) for i in range(10)] == [535] * 10
+        # even the right password is refused for the rest of the window
+        with smtplib.SMTP("127.0.0.1", d.submission_port, timeout=30) as s:
+            s.ehlo("laptop")
+            with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+                s.login("bob@example.test", PASSWORD)
+            assert e.value.smtp_code == 454
+    finally:
+        d.stop()
