@@ -23,6 +23,21 @@ CORPUS = os.environ.get("CORPUS_DIR", os.path.join(REPO, "..", "shared", "corpus
 _handed_out = set()
 
 
+# The seed tutorial's custom rule (local.d/local.lua), used by several tests.
+TUTORIAL_RULE = """rspamd_config.MY_RULE = {
+  callback = function(task)
+    local subject = task:get_header('Subject')
+    if subject and subject:find('viagra') then return true end
+    return false
+  end,
+  score = 5.0,
+  description = 'Contains suspicious keyword'
+}
+"""
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
 def free_port():
     """A free loopback port not handed out before in this run: the kernel
     may give a just-closed port again, and two workers of one daemon on one
@@ -188,3 +203,16 @@ def our_daemon(tmp_path_factory):
     d = Daemon(tmp_path_factory.mktemp("daemon"), workers=2).start()
     yield d
     d.stop()
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A private PostgreSQL server (pg_harness.py) shared by the session's
+    tests; each test creates the tables it needs."""
+    from pg_harness import PgServer
+    why = PgServer.available()
+    if why is not None:
+        pytest.skip(why)
+    server = PgServer().start()
+    yield server
+    server.stop()

@@ -33,10 +33,9 @@ import signal
 import socket
 import sys
 import threading
-import time
 
-from dnslib import CLASS, EDNS0, QTYPE, RCODE, RR, DNSError, DNSLabel
-from dnslib.server import DNSHandler, DNSServer
+from dnslib import EDNS0, QTYPE, RCODE, RR, DNSError
+from dnslib.server import DNSServer
 
 SPECIAL = ("TIMEOUT", "SERVFAIL", "REFUSED")
 

@@ -8,20 +8,7 @@ import ssl
 import subprocess
 import time
 
-from conftest import BIN, Daemon
-
-GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-
-TUTORIAL_RULE = """rspamd_config.MY_RULE = {
-  callback = function(task)
-    local subject = task:get_header('Subject')
-    if subject and subject:find('viagra') then return true end
-    return false
-  end,
-  score = 5.0,
-  description = 'Contains suspicious keyword'
-}
-"""
+from conftest import BIN, TUTORIAL_RULE, Daemon
 
 
 def message(subject="Hello", sender="alice@example.org", to="bob@example.test",

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from conftest import BIN, Daemon, corpus_files
+from conftest import BIN, corpus_files
 
 
 def rspamc(d, *args):

@@ -8,8 +8,6 @@ import subprocess
 import threading
 import time
 
-import pytest
-
 from conftest import BIN
 from test_scan_protocol import HAM, checkv2
 

@@ -35,21 +35,11 @@ import time
 import dkim
 import pytest
 
-from conftest import BIN, REPO, Daemon, free_port
+from conftest import BIN, REPO, TUTORIAL_RULE, Daemon, free_port
 from postfix_harness import PrivatePostfix
 
 GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
-TUTORIAL_RULE = """rspamd_config.MY_RULE = {
-  callback = function(task)
-    local subject = task:get_header('Subject')
-    if subject and subject:find('viagra') then return true end
-    return false
-  end,
-  score = 5.0,
-  description = 'Contains suspicious keyword'
-}
-"""
 WHITELIST = 'whitelist_domains = ["trusted.example"];\n'
 # MY_RULE alone (5.0) must reach `add header` and nothing must greylist
 # (our milter answers greylist with a 451, which would keep the test mail

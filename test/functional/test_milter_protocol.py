@@ -16,7 +16,7 @@ import struct
 
 import pytest
 
-GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+from conftest import GTUBE, TUTORIAL_RULE, Daemon
 
 
 class MilterClient:
@@ -135,21 +135,11 @@ def header_edits(replies):
 ADD_HEADER = {"actions.conf": "add_header = 4;\ngreylist = null;\n",
               "milter_headers.conf": 'use = ["x-spamd-result", "x-spam-status", "x-spam-level", '
                                      '"authentication-results", "x-rspamd-queue-id"];\n',
-              "local.lua": """rspamd_config.MY_RULE = {
-  callback = function(task)
-    local subject = task:get_header('Subject')
-    if subject and subject:find('viagra') then return true end
-    return false
-  end,
-  score = 5.0,
-  description = 'Contains suspicious keyword'
-}
-"""}
+              "local.lua": TUTORIAL_RULE}
 
 
 @pytest.fixture(scope="module")
 def proxy_daemon(tmp_path_factory):
-    from conftest import Daemon
     d = Daemon(tmp_path_factory.mktemp("milter"), extra_local=ADD_HEADER).start()
     yield d
     d.stop()

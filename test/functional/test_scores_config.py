@@ -2,21 +2,12 @@
 the tutorial's Lua rule, end to end through the real daemon."""
 import json
 
+from conftest import TUTORIAL_RULE
 from test_scan_protocol import HAM, checkv2
 
 NO_MID = HAM.replace(b"Message-ID: <m1@example.org>\r\n", b"")
 VIAGRA = HAM.replace(b"Subject: lunch tomorrow", b"Subject: cheap viagra")
 
-TUTORIAL_RULE = """rspamd_config.MY_RULE = {
-  callback = function(task)
-    local subject = task:get_header('Subject')
-    if subject and subject:find('viagra') then return true end
-    return false
-  end,
-  score = 5.0,
-  description = 'Contains suspicious keyword'
-}
-"""
 
 
 def test_local_groups_override_weight_and_cap(daemon_factory):

@@ -13,12 +13,12 @@ import shutil
 import smtplib
 import socket
 import subprocess
-import time
 
 import pytest
 
 from dnszone import DnsZone
-from mailcore import (GTUBE, add_user, client_tls, mail_daemon, message, read, rspamadm,
+from conftest import GTUBE
+from mailcore import (add_user, client_tls, mail_daemon, message, read, rspamadm,
                       wait_messages)
 
 PASSWORD = "correct horse battery"

@@ -16,8 +16,6 @@ import smtplib
 import threading
 import time
 
-import pytest
-
 from dnszone import DnsZone
 from mailcore import add_user, mail_daemon, rspamadm, wait_port
 

@@ -12,7 +12,6 @@ import pytest
 
 from dnszone import DnsZone
 from mailcore import add_user, mail_daemon, message, read, rspamadm, wait_messages
-from pg_harness import PgServer
 
 PASSWORD = "pw-for-policy-tests"
 
@@ -80,16 +79,6 @@ def test_greylisting_at_data(tmp_path, zone):
         assert b"GREYLIST(" in read(files[0])
     finally:
         d.stop()
-
-
-@pytest.fixture(scope="module")
-def pg():
-    why = PgServer.available()
-    if why is not None:
-        pytest.skip(why)
-    server = PgServer().start()
-    yield server
-    server.stop()
 
 
 def test_smtp_with_postgresql_users(pg, tmp_path, zone):

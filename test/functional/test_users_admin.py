@@ -14,7 +14,6 @@ import subprocess
 import pytest
 
 from conftest import BUILD, BIN, REPO
-from pg_harness import PgServer
 
 SECRET = "s3cret-Pa55 word"
 
@@ -129,16 +128,6 @@ def test_sqlite_domains_users_aliases(adm, tmp_path):
     assert r.returncode == 1 and "unknown user" in r.stderr
     adm.ok("domain", "del", "example.org")
     assert adm.ok("domain", "list").split() == ["example.com"]
-
-
-@pytest.fixture(scope="module")
-def pg():
-    why = PgServer.available()
-    if why is not None:
-        pytest.skip(why)
-    server = PgServer().start()
-    yield server
-    server.stop()
 
 
 SCHEMA = """
