@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make run`: every worker on the development ports with state under
 # ./var (DESIGN.md section 3): scanner 11333, controller 11334, milter
-# 11332, SMTP 2525 / submission 2587 / SMTPS 2465. Your conf/local.d/ is
+# 11332, SMTP 2525 / submission 2587 / SMTPS 2465, IMAP 2143 / IMAPS 2993,
+# POP3 2110 / POP3S 2995. Your conf/local.d/ is
 # used as it is; the port overlay goes into ./var/dev-conf/local.d/ only
 # for the files you did not write yourself. A demo domain and mailbox are
 # made on the first run; the password is kept in ./var/demo-password.
@@ -20,6 +21,10 @@ overlay() {
 overlay worker-smtp.inc 'bind_socket = "localhost:2525";'
 overlay worker-submission.inc 'bind_socket = "localhost:2587";'
 overlay worker-smtps.inc 'bind_socket = "localhost:2465";'
+overlay worker-imap.inc 'bind_socket = "localhost:2143";'
+overlay worker-imaps.inc 'bind_socket = "localhost:2993";'
+overlay worker-pop3.inc 'bind_socket = "localhost:2110";'
+overlay worker-pop3s.inc 'bind_socket = "localhost:2995";'
 overlay mta.conf 'myhostname = "localhost";'
 export RSPAMD_LOCAL_CONFDIR="$DEV"
 ADM="./$BUILD/bin/rspamadm -c conf/rspamd.conf --state-dir $STATE"

@@ -62,7 +62,7 @@ def corpus_files(group, limit=None):
 class Daemon:
     """One rspamd instance: config dir, state dir, ports, process."""
 
-    MAIL_WORKERS = ("smtp", "submission", "smtps", "qmgr")
+    MAIL_WORKERS = ("smtp", "submission", "smtps", "qmgr", "imap", "imaps", "pop3", "pop3s")
 
     def __init__(self, tmp, workers=1, extra_local=None, mail=False):
         self.tmp = str(tmp)
@@ -91,12 +91,11 @@ class Daemon:
         # private ports, the others switch it off.
         self.mail = mail
         self.smtp_port = self.submission_port = self.smtps_port = None
+        self.imap_port = self.imaps_port = self.pop3_port = self.pop3s_port = None
         if mail:
-            self.smtp_port = free_port()
-            self.submission_port = free_port()
-            self.smtps_port = free_port()
-            for name, port in (("smtp", self.smtp_port), ("submission", self.submission_port),
-                               ("smtps", self.smtps_port)):
+            for name in ("smtp", "submission", "smtps", "imap", "imaps", "pop3", "pop3s"):
+                port = free_port()
+                setattr(self, name + "_port", port)
                 self.write_local("worker-%s.inc" % name, 'bind_socket = "127.0.0.1:%d";\n' % port)
             self.write_local("mta.conf", 'myhostname = "mx.test.example";\n')
         else:

@@ -96,7 +96,7 @@ test_shipped(void)
 		test_end();
 		return;
 	}
-	test_assert(cfg->n_workers == 7);
+	test_assert(cfg->n_workers == 11);
 	w = config_find_worker(cfg, "smtp");
 	test_assert(bind_is(w, "*:25"));
 	w = config_find_worker(cfg, "submission");
