@@ -28,6 +28,7 @@
 #include "core/str.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
+#include "scan/lmdb_env.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -76,36 +77,10 @@ user_prefix(const char *user, uint8_t *key)
 	return l + 1;
 }
 
-static int
-mkdir_p(const char *path)
-{
-	char tmp[4096];
-
-	if (str_lcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
-		return -1;
-	for (char *p = tmp + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0750) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static char *
 lmdb_path(const struct obj *classifier, const struct config *cfg)
 {
-	const char *p = obj_get_string(obj_lookup(classifier, "path"));
-	char buf[4096];
-
-	if (p != NULL)
-		return xstrdup(p);
-	if (str_format(buf, sizeof(buf), "%s/bayes.lmdb", cfg->dbdir != NULL ? cfg->dbdir :
-	    ".") < 0)
-		return NULL;
-	return xstrdup(buf);
+	return lmdb_env_path(classifier, cfg, "bayes.lmdb");
 }
 
 bool
@@ -184,47 +159,20 @@ lmdb_open(const struct obj *classifier, const struct config *cfg, struct ev_loop
 		free(be);
 		return NULL;
 	}
-	if (mkdir_p(path) < 0) {
+	if (lmdb_env_mkdir_p(path) < 0)
 		rc = errno;
-		goto fail;
+	else if ((rc = lmdb_env_open(&be->env, path, 4, be->mapsize, MDB_NOTLS |
+	    LMDB_WRITE_FLAGS | (sync ? 0 : MDB_NOSYNC | MDB_MAPASYNC))) == 0 &&
+	    (rc = open_dbis(be)) == 0) {
+		free(path);
+		return be;
 	}
-	if ((rc = mdb_env_create(&be->env)) != 0)
-		goto fail;
-	if ((rc = mdb_env_set_maxdbs(be->env, 4)) != 0 ||
-	    (rc = mdb_env_set_mapsize(be->env, be->mapsize)) != 0 ||
-	    (rc = mdb_env_open(be->env, path, MDB_NOTLS | LMDB_WRITE_FLAGS |
-		(sync ? 0 : MDB_NOSYNC | MDB_MAPASYNC), 0640)) != 0 ||
-	    (rc = open_dbis(be)) != 0)
-		goto fail;
-	/* Reader slots of workers killed while reading would pin old pages. */
-	(void)mdb_reader_check(be->env, NULL);
-	free(path);
-	return be;
-fail:
-	{
-		char buf[512];
-
-		(void)str_format(buf, sizeof(buf), "bayes lmdb %s: %s", path, mdb_strerror(rc));
-		*error_r = xstrdup(buf);
-	}
+	*error_r = lmdb_env_error("bayes lmdb", path, rc);
 	if (be->env != NULL)
 		mdb_env_close(be->env);
 	free(be);
 	free(path);
 	return NULL;
-}
-
-static int
-txn_begin(struct lmdb_be *be, unsigned flags, MDB_txn **txn)
-{
-	int rc = mdb_txn_begin(be->env, NULL, flags, txn);
-
-	/* Another process grew the map: adopt its size and try again. */
-	if (rc == MDB_MAP_RESIZED) {
-		(void)mdb_env_set_mapsize(be->env, 0);
-		rc = mdb_txn_begin(be->env, NULL, flags, txn);
-	}
-	return rc;
 }
 
 static uint64_t
@@ -284,8 +232,8 @@ lmdb_lookup(void *p, const char *user, struct bayes_token *tokens, size_t n,
 	struct bayes_totals t = { 0, 0, 0, 0 };
 	uint8_t key[LMDB_KEY_MAX];
 	size_t pl = user_prefix(user, key);
-	int rc = be->rtxn != NULL ? mdb_txn_renew(be->rtxn) : txn_begin(be, MDB_RDONLY,
-	    &be->rtxn);
+	int rc = be->rtxn != NULL ? mdb_txn_renew(be->rtxn) :
+	    lmdb_env_txn_begin(be->env, MDB_RDONLY, &be->rtxn);
 
 	if (rc != 0) {
 		log_warn("bayes", NULL, "lmdb read: %s", mdb_strerror(rc));
@@ -403,7 +351,7 @@ learn_once(struct lmdb_be *be, const char *user, const uint8_t digest[16], bool 
     const uint64_t *hashes, size_t n, int *status_r)
 {
 	MDB_txn *txn;
-	int rc = txn_begin(be, 0, &txn);
+	int rc = lmdb_env_txn_begin(be->env, 0, &txn);
 
 	if (rc != 0)
 		return rc;
@@ -429,8 +377,7 @@ lmdb_learn(void *p, const char *user, const uint8_t digest[16], bool spam,
 			mdb_txn_abort(be->rtxn);
 			be->rtxn = NULL;
 		}
-		be->mapsize *= 2;
-		if (mdb_env_set_mapsize(be->env, be->mapsize) == 0)
+		if (lmdb_env_grow(be->env, &be->mapsize) == 0)
 			rc = learn_once(be, user, digest, spam, hashes, n, &status);
 	}
 	if (rc != 0) {
@@ -447,7 +394,7 @@ lmdb_stat(void *p, bayes_stat_done_cb *done, void *ud)
 	struct lmdb_be *be = p;
 	struct bayes_totals t = { 0, 0, 0, 0 };
 	MDB_txn *txn;
-	int rc = txn_begin(be, MDB_RDONLY, &txn);
+	int rc = lmdb_env_txn_begin(be->env, MDB_RDONLY, &txn);
 
 	if (rc != 0) {
 		log_warn("bayes", NULL, "lmdb stat: %s", mdb_strerror(rc));

@@ -41,6 +41,7 @@
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include "scan/bayes/redis_conn.h"
+#include "scan/redis_settings.h"
 
 #define BAYES_REDIS_MAX_USER 512
 
@@ -542,26 +543,6 @@ bayes_redis_close(void *p)
 	free(be);
 }
 
-/* The section holding the servers: the classifier's own, else redis {}. */
-static const struct obj *
-bayes_redis_section(const struct obj *classifier, const struct config *cfg)
-{
-	static const char *const keys[] = { "servers", "read_servers", "write_servers" };
-	const struct obj *global = NULL;
-
-	if (cfg != NULL && cfg->root != NULL)
-		global = obj_lookup(cfg->root, "redis");
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		if (classifier != NULL && obj_lookup(classifier, keys[i]) != NULL)
-			return classifier;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		if (global != NULL && obj_lookup(global, keys[i]) != NULL)
-			return global;
-	}
-	return NULL;
-}
-
 /* Seconds from a number (UCL "1s" arrives as one) or a "500ms"/"2s" string. */
 static int
 bayes_redis_timeout(const struct obj *o, double *t_r)
@@ -593,24 +574,11 @@ static int
 bayes_redis_settings(const struct obj *sec, const char *const order[3],
     struct redis_conn_settings *s, const char **error_r)
 {
-	const struct obj *servers = NULL, *o;
-	int64_t db = 0;
+	const struct obj *o;
 
 	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < 3 && servers == NULL; i++)
-		servers = obj_lookup(sec, order[i]);
-	if (redis_conn_parse_server(servers, s, error_r) < 0)
+	if (redis_settings_read(sec, order, 3, s, error_r) < 0)
 		return -1;
-	if ((o = obj_lookup(sec, "password")) != NULL && obj_get_string(o) != NULL)
-		s->password = xstrdup(obj_get_string(o));
-	if ((o = obj_lookup(sec, "username")) != NULL && obj_get_string(o) != NULL)
-		s->username = xstrdup(obj_get_string(o));
-	if ((o = obj_lookup(sec, "db")) != NULL &&
-	    (obj_get_int(o, &db) < 0 || db < 0 || db > 65535)) {
-		*error_r = "redis db must be a number";
-		return -1;
-	}
-	s->db = (int)db;
 	s->connect_timeout = s->command_timeout = 1.0;
 	if ((o = obj_lookup(sec, "timeout")) != NULL &&
 	    bayes_redis_timeout(o, &s->command_timeout) < 0) {
@@ -637,12 +605,12 @@ bayes_redis_open(const struct obj *classifier, const struct config *cfg,
 {
 	static const char *const rd_order[3] = { "read_servers", "servers", "write_servers" };
 	static const char *const wr_order[3] = { "write_servers", "servers", "read_servers" };
-	const struct obj *sec = bayes_redis_section(classifier, cfg);
+	static const char *const keys[3] = { "servers", "read_servers", "write_servers" };
+	const struct obj *sec = redis_settings_section(classifier, cfg, keys, 3);
 	const struct obj *prefix = classifier != NULL ? obj_lookup(classifier, "prefix") : NULL;
 	struct redis_conn_settings rs, ws;
 	const char *error = NULL;
 	struct bayes_redis *be;
-	char msg[200];
 
 	memset(&rs, 0, sizeof(rs));
 	memset(&ws, 0, sizeof(ws));
@@ -653,9 +621,7 @@ bayes_redis_open(const struct obj *classifier, const struct config *cfg,
 	if (error != NULL) {
 		redis_conn_settings_deinit(&rs);
 		redis_conn_settings_deinit(&ws);
-		if (str_format(msg, sizeof(msg), "redis backend: %s", error) < 0)
-			str_lcpy(msg, "redis backend: bad settings", sizeof(msg));
-		*error_r = xstrdup(msg);
+		*error_r = xasprintf("redis backend: %s", error);
 		return NULL;
 	}
 	be = xcalloc(1, sizeof(*be));

@@ -15,18 +15,17 @@
  */
 #include "scan/greylist/greylist.h"
 
-#include "config/config.h"
 #include "core/common.h"
 #include "core/obj.h"
 #include "core/str.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
+#include "scan/lmdb_env.h"
 
 #include <errno.h>
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define GL_LMDB_MAPSIZE (256ull * 1024 * 1024)
 #define GL_SWEEP_STEP 64
@@ -42,36 +41,10 @@ struct gl_val {
 	double first, expire_at;
 };
 
-static int
-mkdir_p(const char *path)
-{
-	char tmp[4096];
-
-	if (str_lcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
-		return -1;
-	for (char *p = tmp + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0750) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 char *
 greylist_lmdb_path(const struct obj *sec, const struct config *cfg)
 {
-	const char *p = obj_get_string(obj_lookup(sec, "path"));
-	char buf[4096];
-
-	if (p != NULL)
-		return xstrdup(p);
-	if (str_format(buf, sizeof(buf), "%s/greylist.mdb",
-	    cfg != NULL && cfg->dbdir != NULL ? cfg->dbdir : ".") < 0)
-		return NULL;
-	return xstrdup(buf);
+	return lmdb_env_path(sec, cfg, "greylist.mdb");
 }
 
 /* The directory part of `path`, created. */
@@ -81,13 +54,15 @@ make_parent(const char *path)
 	char dir[4096];
 	char *slash;
 
-	if (str_lcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+	if (str_lcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	slash = strrchr(dir, '/');
 	if (slash == NULL || slash == dir)
 		return 0;
 	*slash = '\0';
-	return mkdir_p(dir);
+	return lmdb_env_mkdir_p(dir);
 }
 
 static void
@@ -105,20 +80,15 @@ static int
 open_env(struct gl_lmdb *st, const char *path)
 {
 	MDB_txn *txn;
-	int rc;
+	int rc = lmdb_env_open(&st->env, path, 0, st->mapsize,
+	    MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC);
 
-	if ((rc = mdb_env_create(&st->env)) != 0)
-		return rc;
-	if ((rc = mdb_env_set_mapsize(st->env, st->mapsize)) != 0 ||
-	    (rc = mdb_env_open(st->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC, 0640)) != 0 ||
-	    (rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+	if (rc != 0 || (rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &st->dbi)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	/* Reader slots of workers killed while reading would pin old pages. */
-	(void)mdb_reader_check(st->env, NULL);
 	return mdb_txn_commit(txn);
 }
 
@@ -128,7 +98,6 @@ gl_lmdb_open(const struct obj *sec, const struct config *cfg, struct ev_loop *lo
 {
 	struct gl_lmdb *st = xcalloc(1, sizeof(*st));
 	char *path = greylist_lmdb_path(sec, cfg);
-	char buf[512];
 	int rc;
 
 	(void)loop;
@@ -143,26 +112,12 @@ gl_lmdb_open(const struct obj *sec, const struct config *cfg, struct ev_loop *lo
 		free(path);
 		return st;
 	}
-	(void)str_format(buf, sizeof(buf), "greylist lmdb %s: %s", path, mdb_strerror(rc));
-	*error_r = xstrdup(buf);
+	*error_r = lmdb_env_error("greylist lmdb", path, rc);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	free(st);
 	free(path);
 	return NULL;
-}
-
-static int
-txn_begin(struct gl_lmdb *st, unsigned flags, MDB_txn **txn)
-{
-	int rc = mdb_txn_begin(st->env, NULL, flags, txn);
-
-	/* Another process grew the map: adopt its size and try again. */
-	if (rc == MDB_MAP_RESIZED) {
-		(void)mdb_env_set_mapsize(st->env, 0);
-		rc = mdb_txn_begin(st->env, NULL, flags, txn);
-	}
-	return rc;
 }
 
 static void
@@ -187,7 +142,7 @@ gl_lmdb_lookup(void *p, const char *const keys[2], double now, greylist_lookup_c
 	struct gl_lmdb *st = p;
 	struct greylist_rec recs[2];
 	MDB_txn *txn;
-	int rc = txn_begin(st, MDB_RDONLY, &txn);
+	int rc = lmdb_env_txn_begin(st->env, MDB_RDONLY, &txn);
 
 	memset(recs, 0, sizeof(recs));
 	if (rc != 0) {
@@ -240,7 +195,7 @@ update_txn(struct gl_lmdb *st, const char *const keys[2], const struct greylist_
     enum greylist_verdict verdict, double now, double expire)
 {
 	MDB_txn *txn;
-	int rc = txn_begin(st, 0, &txn);
+	int rc = lmdb_env_txn_begin(st->env, 0, &txn);
 
 	if (rc != 0)
 		return rc;
@@ -280,8 +235,7 @@ gl_lmdb_update(void *p, const char *const keys[2], const struct greylist_rec rec
 
 	/* The map is full: double it (sparse file) and replay once. */
 	if (rc == MDB_MAP_FULL) {
-		st->mapsize *= 2;
-		if (mdb_env_set_mapsize(st->env, st->mapsize) == 0)
+		if (lmdb_env_grow(st->env, &st->mapsize) == 0)
 			rc = update_txn(st, keys, recs, verdict, now, expire);
 	}
 	if (rc != 0)

@@ -21,6 +21,7 @@
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include "scan/bayes/redis_conn.h"
+#include "scan/redis_settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,46 +38,22 @@ struct greylist_op {
 	void *ud;
 };
 
-static const struct obj *
-servers_section(const struct obj *sec, const struct config *cfg)
-{
-	const struct obj *g = cfg != NULL ? obj_lookup(cfg->root, "redis") : NULL;
-
-	if (obj_lookup(sec, "servers") != NULL || obj_lookup(sec, "write_servers") != NULL)
-		return sec;
-	if (obj_lookup(g, "servers") != NULL || obj_lookup(g, "write_servers") != NULL)
-		return g;
-	return NULL;
-}
-
 /* `own`: the greylist section itself, whose `timeout` means greylisting. */
 static int
 read_settings(const struct obj *sec, bool own, struct redis_conn_settings *s,
     const char **error_r)
 {
-	const struct obj *servers = obj_lookup(sec, "write_servers"), *o;
-	int64_t db = 0;
+	static const char *const keys[] = { "write_servers", "servers" };
+	const struct obj *o;
 	double t = 1.0;
 
-	if (servers == NULL)
-		servers = obj_lookup(sec, "servers");
-	if (redis_conn_parse_server(servers, s, error_r) < 0)
+	if (redis_settings_read(sec, keys, ARRAY_SIZE(keys), s, error_r) < 0)
 		return -1;
-	if ((o = obj_lookup(sec, "password")) != NULL && obj_get_string(o) != NULL)
-		s->password = xstrdup(obj_get_string(o));
-	if ((o = obj_lookup(sec, "username")) != NULL && obj_get_string(o) != NULL)
-		s->username = xstrdup(obj_get_string(o));
-	if ((o = obj_lookup(sec, "db")) != NULL &&
-	    (obj_get_int(o, &db) < 0 || db < 0 || db > 65535)) {
-		*error_r = "db must be a number";
-		return -1;
-	}
 	o = obj_lookup(sec, own ? "redis_timeout" : "timeout");
 	if (o != NULL && (obj_get_double(o, &t) < 0 || t <= 0)) {
 		*error_r = "timeout must be a positive duration";
 		return -1;
 	}
-	s->db = (int)db;
 	s->connect_timeout = s->command_timeout = t;
 	return 0;
 }
@@ -85,11 +62,11 @@ static void *
 gl_redis_open(const struct obj *gsec, const struct config *cfg, struct ev_loop *loop,
     char **error_r)
 {
-	const struct obj *sec = servers_section(gsec, cfg);
+	static const char *const keys[] = { "servers", "write_servers" };
+	const struct obj *sec = redis_settings_section(gsec, cfg, keys, ARRAY_SIZE(keys));
 	struct redis_conn_settings s;
 	const char *error = NULL;
 	struct gl_redis *st;
-	char msg[200];
 
 	memset(&s, 0, sizeof(s));
 	if (loop == NULL)
@@ -100,9 +77,7 @@ gl_redis_open(const struct obj *gsec, const struct config *cfg, struct ev_loop *
 		(void)read_settings(sec, sec == gsec, &s, &error);
 	if (error != NULL) {
 		redis_conn_settings_deinit(&s);
-		if (str_format(msg, sizeof(msg), "greylist redis: %s", error) < 0)
-			str_lcpy(msg, "greylist redis: bad settings", sizeof(msg));
-		*error_r = xstrdup(msg);
+		*error_r = xasprintf("greylist redis: %s", error);
 		return NULL;
 	}
 	st = xcalloc(1, sizeof(*st));
