@@ -252,6 +252,19 @@ int spool_move(struct spool *spool, const char *id, enum spool_queue from,
     enum spool_queue to, enum spool_err *err_r);
 
 /*
+ * Group commit for the queue manager, which handles messages in batches:
+ * spool_claim() renames incoming/id -> active/id without fsync (a crash
+ * may put the message back in incoming/: delivered again at worst, which
+ * DESIGN.md allows); spool_remove_nosync() unlinks without fsync, and one
+ * spool_sync_queue() afterwards makes a whole batch of removals durable.
+ * A queue file must only be removed after its deliveries are durable.
+ */
+int spool_claim(struct spool *spool, const char *id, enum spool_err *err_r);
+int spool_remove_nosync(struct spool *spool, enum spool_queue queue,
+    const char *id, enum spool_err *err_r);
+int spool_sync_queue(struct spool *spool, enum spool_queue queue);
+
+/*
  * Durably replaces the envelope of queue/id (message bytes unchanged):
  * copies the message into a temp file, appends the new envelope, fsyncs,
  * renames over the old file, fsyncs the directory. Used to record

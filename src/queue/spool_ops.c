@@ -140,6 +140,45 @@ spool_quarantine(struct spool *spool, enum spool_queue queue, const char *id,
 }
 
 int
+spool_claim(struct spool *spool, const char *id, enum spool_err *err_r)
+{
+	if (!args_valid(SPOOL_INCOMING, id, err_r))
+		return -1;
+	if (renameat(spool->dirfd[SPOOL_INCOMING], id, spool->dirfd[SPOOL_ACTIVE], id) < 0) {
+		set_err(err_r, errno_err());
+		if (errno != ENOENT)
+			log_error("queue", id, "claim: %s", strerror(errno));
+		return -1;
+	}
+	set_err(err_r, SPOOL_ERR_NONE);
+	return 0;
+}
+
+int
+spool_remove_nosync(struct spool *spool, enum spool_queue queue, const char *id,
+    enum spool_err *err_r)
+{
+	if (!args_valid(queue, id, err_r))
+		return -1;
+	if (unlinkat(spool->dirfd[queue], id, 0) < 0) {
+		set_err(err_r, errno_err());
+		if (errno != ENOENT)
+			log_error("queue", id, "remove: %s", strerror(errno));
+		return -1;
+	}
+	set_err(err_r, SPOOL_ERR_NONE);
+	return 0;
+}
+
+int
+spool_sync_queue(struct spool *spool, enum spool_queue queue)
+{
+	if (!queue_valid(queue))
+		return -1;
+	return spool_fsync_dir(spool->dirfd[queue]);
+}
+
+int
 spool_remove(struct spool *spool, enum spool_queue queue, const char *id,
     enum spool_err *err_r)
 {

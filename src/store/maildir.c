@@ -437,11 +437,23 @@ deliver(const struct maildir_target *t, const struct source *src,
 		return -1;
 	}
 	(void)unlink(tmp);
-	if (path_join(newdir, sizeof(newdir), dir, "new") < 0 ||
-	    fsync_path_dir(newdir) < 0)
+	if (!t->defer_new_sync && (path_join(newdir, sizeof(newdir), dir, "new") < 0 ||
+	    fsync_path_dir(newdir) < 0))
 		return fail(error_r, "cannot fsync new/", errno);
 	if (name_r != NULL && str_lcpy(name_r, name, name_size) >= name_size)
 		return fail(error_r, "name buffer too small", ERANGE);
+	return 0;
+}
+
+int
+maildir_sync_new(const struct maildir_target *t, const char **error_r)
+{
+	char dir[PATH_MAX], newdir[PATH_MAX];
+
+	if (prepare_target(t, dir, sizeof(dir), error_r) < 0)
+		return -1;
+	if (path_join(newdir, sizeof(newdir), dir, "new") < 0 || fsync_path_dir(newdir) < 0)
+		return fail(error_r, "cannot fsync new/", errno);
 	return 0;
 }
 

@@ -30,6 +30,10 @@
 struct maildir_target {
 	const char *root;   /* mailbox root, e.g. <state>/mail/<domain>/<local> */
 	const char *folder; /* NULL or "" = INBOX; "Junk" -> <root>/.Junk */
+	/* Leave the fsync of new/ to a later maildir_sync_new() (group
+	 * commit: one directory fsync for a batch of deliveries). Until that
+	 * call returns the delivery is not durable. */
+	bool defer_new_sync;
 };
 
 /* Longest file name maildir_deliver() produces, NUL included. */
@@ -53,6 +57,9 @@ int maildir_deliver(const struct maildir_target *t, const void *data,
  * message's body_offset/body_len) without reading it into memory. */
 int maildir_deliver_fd(const struct maildir_target *t, int fd, off_t offset,
     uint64_t len, char *name_r, size_t name_size, const char **error_r);
+
+/* fsync the target's new/ (after deliveries with defer_new_sync). */
+int maildir_sync_new(const struct maildir_target *t, const char **error_r);
 
 /*
  * Creates the mailbox at root (parents with mode 0700 as needed), INBOX,

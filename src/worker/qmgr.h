@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "queue/spool.h"
+
 struct mta_settings;
 struct spool;
 struct users;
@@ -17,6 +19,30 @@ struct qmgr {
 	struct users *users;   /* blocking lookups (no loop) */
 	const char *hostname;
 };
+
+/*
+ * Group commit over a batch of messages: deliveries leave new/ unsynced
+ * and finished queue files are only unlinked once every new/ they wrote
+ * to has been fsync'ed (qmgr_batch_commit), then active/ is fsync'ed
+ * once. One directory fsync per mailbox and batch instead of several per
+ * message.
+ */
+struct qmgr_batch_dir {
+	char *root;
+	char *folder;         /* NULL: INBOX */
+};
+
+struct qmgr_batch {
+	struct qmgr_batch_dir *dirs; /* mailbox folders written to */
+	size_t n_dirs, cap_dirs;
+	char (*done)[SPOOL_ID_SIZE]; /* finished queue files, removed after the sync */
+	size_t n_done, cap_done;
+};
+
+void qmgr_batch_commit(struct qmgr *q, struct qmgr_batch *b);
+/* fsync the new/ of every folder written since the last sync. */
+void qmgr_batch_sync_dirs(struct qmgr_batch *b);
+void qmgr_batch_free(struct qmgr_batch *b);
 
 /* What became of one message. */
 enum qmgr_outcome {
@@ -31,6 +57,6 @@ enum qmgr_outcome {
  * 80% and 95%; progress recorded in the envelope after each recipient so a
  * crash redelivers at most the one in flight.
  */
-enum qmgr_outcome qmgr_deliver(struct qmgr *q, const char *id);
+enum qmgr_outcome qmgr_deliver(struct qmgr *q, const char *id, struct qmgr_batch *b);
 
 #endif

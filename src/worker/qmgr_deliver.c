@@ -70,7 +70,7 @@ quota_warning(struct qmgr *q, const char *root, const char *email, int percent)
 	time_t now = time(NULL);
 	struct tm tm;
 	char *text;
-	struct maildir_target t = { root, NULL };
+	struct maildir_target t = { .root = root };
 
 	(void)localtime_r(&now, &tm);
 	(void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
@@ -86,8 +86,23 @@ quota_warning(struct qmgr *q, const char *root, const char *email, int percent)
 }
 
 static void
+batch_add_dir(struct qmgr_batch *b, const char *root, const char *folder)
+{
+	for (size_t i = 0; i < b->n_dirs; i++) {
+		if (strcmp(b->dirs[i].root, root) == 0 &&
+		    (b->dirs[i].folder == NULL ? folder == NULL :
+		    folder != NULL && strcmp(b->dirs[i].folder, folder) == 0))
+			return;
+	}
+	b->dirs = xgrow(b->dirs, &b->cap_dirs, b->n_dirs + 1, sizeof(*b->dirs));
+	b->dirs[b->n_dirs].root = xstrdup(root);
+	b->dirs[b->n_dirs].folder = folder != NULL ? xstrdup(folder) : NULL;
+	b->n_dirs++;
+}
+
+static void
 deliver_local(struct qmgr *q, struct spool_message *msg, struct pool *pool,
-    struct spool_rcpt *r, uint64_t user_quota)
+    struct spool_rcpt *r, uint64_t user_quota, struct qmgr_batch *b)
 {
 	const char *email = r->addr.ptr;
 	const char *folder = (msg->env.flags & SPOOL_FLAG_JUNK) != 0 ? q->mta->junk_folder : NULL;
@@ -96,7 +111,7 @@ deliver_local(struct qmgr *q, struct spool_message *msg, struct pool *pool,
 	struct quota_usage usage = { 0, 0 };
 	struct quota_limit limit;
 	bool limited = mailbox_quota_limit(q->mta, user_quota, &limit);
-	struct maildir_target t = { root, folder };
+	struct maildir_target t = { root, folder, true };
 	unsigned warn;
 
 	if (maildir_path_expand(q->mta->mail_location, email, root, sizeof(root), &err) < 0) {
@@ -115,6 +130,7 @@ deliver_local(struct qmgr *q, struct spool_message *msg, struct pool *pool,
 		    email);
 		return;
 	}
+	batch_add_dir(b, root, folder);
 	set_reply(pool, r, SPOOL_RCPT_DELIVERED, "250 2.0.0 delivered to %s", folder != NULL ?
 	    folder : "INBOX");
 	log_info("qmgr", msg->id, "to=<%s> orig_to=<%.*s> status=sent (delivered to maildir%s%s)",
@@ -128,7 +144,7 @@ deliver_local(struct qmgr *q, struct spool_message *msg, struct pool *pool,
 /* Delivers or defers one recipient; true when the envelope changed. */
 static bool
 deliver_rcpt(struct qmgr *q, struct spool_message *msg, struct pool *pool,
-    struct spool_rcpt *r)
+    struct spool_rcpt *r, struct qmgr_batch *b)
 {
 	struct local_box box = { -1, 0 };
 
@@ -143,7 +159,7 @@ deliver_rcpt(struct qmgr *q, struct spool_message *msg, struct pool *pool,
 		set_reply(pool, r, SPOOL_RCPT_DEFERRED,
 		    "451 4.4.1 %s: remote delivery is not available yet", r->addr.ptr);
 	} else {
-		deliver_local(q, msg, pool, r, box.quota);
+		deliver_local(q, msg, pool, r, box.quota, b);
 	}
 	return true;
 }
@@ -162,7 +178,7 @@ log_failures(const struct spool_message *msg)
 
 /* Where the file goes once every recipient has been tried. */
 static enum qmgr_outcome
-settle(struct qmgr *q, struct spool_message *msg, struct pool *pool)
+settle(struct qmgr *q, struct spool_message *msg, struct pool *pool, struct qmgr_batch *b)
 {
 	size_t deferred = 0;
 	uint64_t attempts = 0;
@@ -172,10 +188,12 @@ settle(struct qmgr *q, struct spool_message *msg, struct pool *pool)
 		deferred += msg->env.rcpts[i].status == SPOOL_RCPT_DEFERRED;
 	log_failures(msg);
 	if (deferred == 0) {
-		if (spool_remove(q->spool, SPOOL_ACTIVE, msg->id, NULL) < 0)
-			return QMGR_ERROR;
+		b->done = xgrow(b->done, &b->cap_done, b->n_done + 1, sizeof(*b->done));
+		str_lcpy(b->done[b->n_done++], msg->id, SPOOL_ID_SIZE);
 		return QMGR_DONE;
 	}
+	/* The copies made so far must be durable before the envelope says so. */
+	qmgr_batch_sync_dirs(b);
 	/* Postfix's model: the wait doubles from minimal to maximal. */
 	(void)spool_envelope_get_attr_u64(&msg->env, "attempts", &attempts);
 	backoff = q->mta->minimal_backoff_time;
@@ -195,29 +213,67 @@ settle(struct qmgr *q, struct spool_message *msg, struct pool *pool)
 }
 
 enum qmgr_outcome
-qmgr_deliver(struct qmgr *q, const char *id)
+qmgr_deliver(struct qmgr *q, const char *id, struct qmgr_batch *b)
 {
 	struct pool *pool = pool_new(0);
 	struct spool_message msg;
 	enum qmgr_outcome out = QMGR_ERROR;
 	size_t left;
 
-	if (spool_move(q->spool, id, SPOOL_INCOMING, SPOOL_ACTIVE, NULL) < 0 ||
+	if (spool_claim(q->spool, id, NULL) < 0 ||
 	    spool_open_message(q->spool, SPOOL_ACTIVE, id, pool, &msg, NULL) < 0) {
 		pool_free(&pool);
 		return QMGR_ERROR;
 	}
 	left = msg.env.rcpt_count;
 	for (size_t i = 0; i < msg.env.rcpt_count; i++) {
-		bool changed = deliver_rcpt(q, &msg, pool, &msg.env.rcpts[i]);
+		bool changed = deliver_rcpt(q, &msg, pool, &msg.env.rcpts[i], b);
 
 		left--;
-		/* Record progress while other recipients still wait. */
-		if (changed && left > 0 && msg.env.rcpts[i].status == SPOOL_RCPT_DELIVERED)
+		/* Record progress while other recipients still wait; what the
+		 * envelope calls delivered must be on disk first. */
+		if (changed && left > 0 && msg.env.rcpts[i].status == SPOOL_RCPT_DELIVERED) {
+			qmgr_batch_sync_dirs(b);
 			(void)spool_update_envelope(q->spool, SPOOL_ACTIVE, id, &msg.env, NULL);
+		}
 	}
-	out = settle(q, &msg, pool);
+	out = settle(q, &msg, pool, b);
 	spool_message_close(&msg);
 	pool_free(&pool);
 	return out;
+}
+
+void
+qmgr_batch_sync_dirs(struct qmgr_batch *b)
+{
+	for (size_t i = 0; i < b->n_dirs; i++) {
+		struct maildir_target t = { b->dirs[i].root, b->dirs[i].folder, false };
+		const char *err = NULL;
+
+		if (maildir_sync_new(&t, &err) < 0)
+			log_error("qmgr", NULL, "fsync of %s new/: %s", b->dirs[i].root, err);
+		free(b->dirs[i].root);
+		free(b->dirs[i].folder);
+	}
+	b->n_dirs = 0;
+}
+
+void
+qmgr_batch_commit(struct qmgr *q, struct qmgr_batch *b)
+{
+	qmgr_batch_sync_dirs(b);
+	for (size_t i = 0; i < b->n_done; i++)
+		(void)spool_remove_nosync(q->spool, SPOOL_ACTIVE, b->done[i], NULL);
+	if (b->n_done > 0 && spool_sync_queue(q->spool, SPOOL_ACTIVE) < 0)
+		log_error("qmgr", NULL, "fsync of active/ failed");
+	b->n_done = 0;
+}
+
+void
+qmgr_batch_free(struct qmgr_batch *b)
+{
+	qmgr_batch_sync_dirs(b);
+	free(b->dirs);
+	free(b->done);
+	memset(b, 0, sizeof(*b));
 }

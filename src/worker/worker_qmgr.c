@@ -70,11 +70,15 @@ static bool
 run_incoming(struct qmgr_worker *qw)
 {
 	struct collect c = { NULL, 0, 0 };
+	struct qmgr_batch b;
 	bool more;
 
+	memset(&b, 0, sizeof(b));
 	(void)spool_list(qw->q.spool, SPOOL_INCOMING, collect_id, &c);
 	for (size_t i = 0; i < c.n && !qw->stopping; i++)
-		(void)qmgr_deliver(&qw->q, c.ids[i]);
+		(void)qmgr_deliver(&qw->q, c.ids[i], &b);
+	qmgr_batch_commit(&qw->q, &b);
+	qmgr_batch_free(&b);
 	more = c.n >= QMGR_BATCH;
 	free(c.ids);
 	return more;

@@ -92,7 +92,7 @@ static void
 test_deliver(void)
 {
 	static const char msg[] = "From: a@b\r\nSubject: hi\r\n\r\nbody\r\n";
-	struct maildir_target t;
+	struct maildir_target t = { .root = NULL };
 	char root[128], name[MAILDIR_NAME_SIZE], sizetag[32];
 	const char *error = NULL;
 	size_t i;
@@ -135,7 +135,7 @@ test_bad_folders(void)
 {
 	static const char *const bad[] = { "../x", "a/b", ".hidden", "x.",
 		"a..b", "..", "new", "tab\there" };
-	struct maildir_target t;
+	struct maildir_target t = { .root = NULL };
 	char root[128];
 	const char *error = NULL;
 	bool refused = true;
@@ -166,7 +166,7 @@ static void
 test_unique_names(void)
 {
 	enum { N = 1000 };
-	struct maildir_target t;
+	struct maildir_target t = { .root = NULL };
 	char root[128], name[MAILDIR_NAME_SIZE];
 	char **names = xcalloc(N, sizeof(*names));
 	const char *error = NULL;
@@ -200,7 +200,7 @@ static void
 test_deliver_fd(void)
 {
 	static const char file[] = "HEADERmessage from the spool\r\nTRAILER";
-	struct maildir_target t = { NULL, "" };
+	struct maildir_target t = { .root = NULL, .folder = "" };
 	char root[128], path[160], name[MAILDIR_NAME_SIZE];
 	const char *error = NULL;
 	int fd;
@@ -374,7 +374,7 @@ test_quota_usage(void)
 	struct quota_usage u;
 	double ms_named, ms_stat;
 	const char *error = NULL;
-	struct maildir_target t;
+	struct maildir_target t = { .root = NULL };
 
 	test_begin("maildir usage, sizes from names and from stat");
 	str_format(root, sizeof(root), "%s/mail/example.com/q", tmproot);
