@@ -283,8 +283,8 @@ def test_ptr_ipv6(setup):
 def test_ptr_against_myhostname(setup, tmp_path):
     conf = tmp_path / "conf"
     shutil.copytree(os.path.dirname(setup["conf"]), conf)
-    with open(conf / "rspamd.conf", "a") as f:
-        f.write('mta { myhostname = "smtp.example.com"; }\n')
+    with open(conf / "local.d" / "mta.conf", "w") as f:
+        f.write('myhostname = "smtp.example.com";\n')
     rc, out, _ = dnscheck(dict(setup, conf=str(conf / "rspamd.conf")), clean_zone(setup),
                           "--ip", IP, "--helo", HELO)
     assert rc == 1 and lines_of(out, "FAIL") == [

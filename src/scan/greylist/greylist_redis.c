@@ -23,6 +23,7 @@
 #include "scan/bayes/redis_conn.h"
 #include "scan/redis_settings.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,7 +167,8 @@ gl_redis_update(void *p, const char *const keys[2], const struct greylist_rec re
 	struct gl_redis *st = p;
 	char tbuf[32], ebuf[32];
 
-	(void)str_format(tbuf, sizeof(tbuf), "%.0f", now);
+	/* floor: a rounded-up first sight would hold mail past `timeout` */
+	(void)str_format(tbuf, sizeof(tbuf), "%.0f", floor(now));
 	(void)str_format(ebuf, sizeof(ebuf), "%.0f", MAX(expire, 1.0));
 	for (int i = 0; i < 2; i++) {
 		const char *set[6] = { "SET", keys[i], tbuf, "EX", ebuf, "NX" };
