@@ -57,6 +57,23 @@ static const struct mta_param mta_params[] = {
 	P(bounce_queue_lifetime, K_TIME),
 	P(queue_run_delay, K_TIME),
 	P(qmgr_message_active_limit, K_COUNT),
+	P(delay_warning_time, K_TIME),
+	P(relayhost, K_STRING),
+	P(transport_maps, K_STRING),
+	P(smtp_tls_security_level, K_STRING),
+	P(smtp_tls_policy_maps, K_STRING),
+	P(smtp_bind_address, K_STRING),
+	P(smtp_destination_concurrency_limit, K_COUNT),
+	P(smtp_destination_recipient_limit, K_COUNT),
+	P(smtp_connect_timeout, K_TIME),
+	P(smtp_helo_timeout, K_TIME),
+	P(smtp_mail_timeout, K_TIME),
+	P(smtp_rcpt_timeout, K_TIME),
+	P(smtp_data_init_timeout, K_TIME),
+	P(smtp_data_xfer_timeout, K_TIME),
+	P(smtp_data_done_timeout, K_TIME),
+	P(smtp_quit_timeout, K_TIME),
+	P(hopcount_limit, K_COUNT),
 	P(users, K_SECTION),
 };
 
@@ -96,6 +113,18 @@ set_defaults(struct mta_settings *m, const struct config *cfg)
 	m->bounce_queue_lifetime = 5 * 86400;
 	m->queue_run_delay = 300;
 	m->qmgr_message_active_limit = 20000;
+	m->smtp_tls_security_level = xstrdup("may");
+	m->smtp_destination_concurrency_limit = 20;
+	m->smtp_destination_recipient_limit = 50;
+	m->smtp_connect_timeout = 30;
+	m->smtp_helo_timeout = 300;
+	m->smtp_mail_timeout = 300;
+	m->smtp_rcpt_timeout = 300;
+	m->smtp_data_init_timeout = 120;
+	m->smtp_data_xfer_timeout = 180;
+	m->smtp_data_done_timeout = 600;
+	m->smtp_quit_timeout = 300;
+	m->hopcount_limit = 50;
 }
 
 /* "300s", "5m", "2h", "5d", "1w", "300" (seconds). */
@@ -306,6 +335,11 @@ mta_settings_free(struct mta_settings **mta)
 	free(m->quota_rule);
 	free(m->junk_folder);
 	free(m->spam_subject_prefix);
+	free(m->relayhost);
+	free(m->transport_maps);
+	free(m->smtp_tls_security_level);
+	free(m->smtp_tls_policy_maps);
+	free(m->smtp_bind_address);
 	free(m);
 	*mta = NULL;
 }

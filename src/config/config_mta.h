@@ -40,11 +40,24 @@ struct mta_settings {
 	char *quota_rule;          /* "*:storage=1G"; NULL: no quota */
 	char *junk_folder;         /* "Junk" */
 	char *spam_subject_prefix; /* rewrite subject when the action says so */
-	/* queue (issue 8 uses the rest) */
+	/* queue */
 	double minimal_backoff_time, maximal_backoff_time;
 	double maximal_queue_lifetime, bounce_queue_lifetime;
 	double queue_run_delay;
+	double delay_warning_time;  /* 0: no delay warnings */
 	unsigned qmgr_message_active_limit;
+	/* outbound SMTP client */
+	char *relayhost;            /* "[smarthost.example]:587", "mx.example", NULL */
+	char *transport_maps;       /* file: "example.net smtp:[127.0.0.2]:2525" lines */
+	char *smtp_tls_security_level; /* "none", "may" (default), "encrypt" */
+	char *smtp_tls_policy_maps; /* file: "example.com encrypt" lines */
+	char *smtp_bind_address;    /* source address for outbound connections */
+	unsigned smtp_destination_concurrency_limit;
+	unsigned smtp_destination_recipient_limit;
+	double smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
+	    smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout,
+	    smtp_data_done_timeout, smtp_quit_timeout;
+	unsigned hopcount_limit;    /* Received: headers before a loop is declared */
 	const struct obj *users;   /* the users {} section or NULL (borrowed) */
 };
 
