@@ -24,6 +24,7 @@ struct addr_state {
 	unsigned n;
 	struct mime_address *first, *last;
 	bool oom;
+	bool want_groups, in_group;
 };
 
 static void
@@ -65,6 +66,16 @@ name_decode(struct pool *pool, const struct buf *b)
 }
 
 static void
+addr_link(struct addr_state *st, struct mime_address *a)
+{
+	if (st->last == NULL)
+		st->first = a;
+	else
+		st->last->next = a;
+	st->last = a;
+}
+
+static void
 addr_emit(struct addr_state *st)
 {
 	struct mime_address *a;
@@ -93,17 +104,35 @@ addr_emit(struct addr_state *st)
 	    &st->comment);
 	if (a->user == NULL)
 		st->oom = true;
-	if (st->last == NULL)
-		st->first = a;
-	else
-		st->last->next = a;
-	st->last = a;
+	addr_link(st, a);
 	st->n++;
 reset:
 	buf_reset(&st->phrase);
 	buf_reset(&st->angle);
 	buf_reset(&st->comment);
 	st->angle_seen = st->in_angle = false;
+}
+
+/* Group start/end marker for ENVELOPE (mime_parse_addresses_groups). */
+static void
+group_marker(struct addr_state *st, bool start)
+{
+	struct mime_address *a;
+
+	if (!st->want_groups || st->in_group == start || st->n >= ADDR_LIST_MAX)
+		return;
+	if ((a = pool_alloc(st->pool, sizeof(*a))) == NULL) {
+		st->oom = true;
+		return;
+	}
+	a->addr = a->user = a->domain = "";
+	a->group_start = start;
+	a->group_end = !start;
+	if (start)
+		a->name = name_decode(st->pool, &st->phrase);
+	st->in_group = start;
+	st->n++;
+	addr_link(st, a);
 }
 
 /* Skips a comment at p ('('); its first text becomes a fallback name. */
@@ -142,10 +171,11 @@ read_quoted(struct addr_state *st, const char *p, const char *end)
 	return p < end ? p + 1 : end;
 }
 
-struct mime_address *
-mime_parse_addresses(struct pool *pool, const char *value, size_t len)
+static struct mime_address *
+parse_addresses(struct pool *pool, const char *value, size_t len,
+    bool want_groups)
 {
-	struct addr_state st = { .pool = pool };
+	struct addr_state st = { .pool = pool, .want_groups = want_groups };
 	const char *p = value, *end = value + len;
 
 	buf_init(&st.phrase, 0);
@@ -173,16 +203,32 @@ mime_parse_addresses(struct pool *pool, const char *value, size_t len)
 			buf_reset(&st.angle);
 		} else if (c == ',' || c == ';') {
 			addr_emit(&st);
+			if (c == ';')
+				group_marker(&st, false);
 		} else if (c == ':' && !st.angle_seen && (st.phrase.len == 0 ||
 		    memchr(st.phrase.data, '@', st.phrase.len) == NULL)) {
+			group_marker(&st, true);
 			buf_reset(&st.phrase); /* group name */
 		} else {
 			phrase_put(&st.phrase, c);
 		}
 	}
 	addr_emit(&st);
+	group_marker(&st, false);
 	buf_deinit(&st.phrase);
 	buf_deinit(&st.angle);
 	buf_deinit(&st.comment);
 	return st.oom ? NULL : st.first;
+}
+
+struct mime_address *
+mime_parse_addresses(struct pool *pool, const char *value, size_t len)
+{
+	return parse_addresses(pool, value, len, false);
+}
+
+struct mime_address *
+mime_parse_addresses_groups(struct pool *pool, const char *value, size_t len)
+{
+	return parse_addresses(pool, value, len, true);
 }

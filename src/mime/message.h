@@ -85,6 +85,7 @@ struct mime_part {
 	const char *filename;       /* disposition filename or type name= */
 	const char *disposition;    /* "inline"/"attachment"/other, or NULL */
 	enum mime_cte cte;
+	struct str raw_header;      /* view of the header block, blank line included */
 	struct str raw_body;        /* view of the encoded body in the message */
 	const char *decoded;        /* transfer-decoded bytes, NUL-terminated */
 	size_t decoded_len;
@@ -167,10 +168,34 @@ struct mime_address {
 	const char *addr;   /* "user@domain" (or just user) */
 	const char *user;
 	const char *domain; /* as given; "" when absent */
+	/* Only from mime_parse_addresses_groups(): a marker, not an address
+	 * (addr/user/domain ""): group_start carries the group's name in
+	 * `name`; group_end follows its last member. */
+	bool group_start, group_end;
 	struct mime_address *next;
 };
 
 struct mime_address *mime_parse_addresses(struct pool *pool,
     const char *value, size_t len);
+/* As mime_parse_addresses(), with group start/end markers (IMAP ENVELOPE). */
+struct mime_address *mime_parse_addresses_groups(struct pool *pool,
+    const char *value, size_t len);
+
+/*
+ * Parameters of a Content-Type (want_subtype) or Content-Disposition
+ * value, raw from the header (folded is fine): the type (and subtype) as
+ * written, and each parameter once, RFC 2231 sections joined, values
+ * unquoted and not charset-decoded. Pool-owned; -1 when unparsable or at
+ * the pool cap.
+ */
+struct mime_param_kv {
+	const char *name;
+	const char *value;
+	struct mime_param_kv *next;
+};
+
+int mime_parse_params(struct pool *pool, struct str raw, bool want_subtype,
+    const char **type_r, const char **subtype_r,
+    struct mime_param_kv **params_r);
 
 #endif

@@ -447,6 +447,8 @@ part_parse(struct mime_ctx *ctx, struct part_list *pl, struct mime_part *part,
 	if (mime_headers_parse(ctx, entity, &part->headers, &part->raw_body,
 	    &part->flags) < 0)
 		return -1;
+	part->raw_header = str_make(entity.ptr,
+	    (size_t)(part->raw_body.ptr - entity.ptr));
 	return part_body(ctx, pl, part, digest_child);
 }
 
@@ -528,6 +530,7 @@ message_parse(struct mime_ctx *ctx, struct part_list *pl, struct str in)
 	if (mime_headers_parse(ctx, in, &root->headers, &root->raw_body,
 	    &root->flags) < 0)
 		return -1;
+	root->raw_header = str_make(in.ptr, (size_t)(root->raw_body.ptr - in.ptr));
 	msg->headers = root->headers;
 	msg->body = root->raw_body;
 	if (root->flags & MIME_PART_NO_HEADERS_END)
