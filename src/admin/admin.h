@@ -30,6 +30,7 @@ int admin_cmd_dnscheck(const struct admin_ctx *ctx, int argc, char **argv);
 int admin_cmd_domain(const struct admin_ctx *ctx, int argc, char **argv);
 int admin_cmd_user(const struct admin_ctx *ctx, int argc, char **argv);
 int admin_cmd_alias(const struct admin_ctx *ctx, int argc, char **argv);
+int admin_cmd_queue(const struct admin_ctx *ctx, int argc, char **argv);
 
 /*
  * The default configuration: conf/rspamd.conf of the source tree when the

@@ -34,6 +34,8 @@ static const struct admin_cmd commands[] = {
 	    admin_cmd_user },
 	{ "alias", "add SOURCE DEST | del SOURCE [DEST] | list [DOMAIN]",
 	    "manage aliases (SOURCE @domain is a catch-all)", admin_cmd_alias },
+	{ "queue", "list [-j] | flush | cat ID | delete ID...|ALL [deferred] | hold ID... | release ID...",
+	    "show and manage the mail queue (postqueue/postsuper/postcat)", admin_cmd_queue },
 };
 
 static void
