@@ -85,7 +85,8 @@ read_folder_dirs(const char *root, struct names *ns)
 		names_add(ns, de->d_name + 1);
 	}
 	closedir(d);
-	qsort(ns->v, ns->n, sizeof(*ns->v), str_cmp);
+	if (ns->n > 1)
+		qsort(ns->v, ns->n, sizeof(*ns->v), str_cmp);
 	return 0;
 }
 

@@ -181,7 +181,8 @@ expunge_impl(struct mailbox *mb, const uint32_t *uids, size_t n_uids,
 	}
 	if (uids != NULL) {
 		set = xmemdup(uids, (n_uids + 1) * sizeof(*uids));
-		qsort(set, n_uids, sizeof(*set), u32_cmp);
+		if (n_uids > 1)
+			qsort(set, n_uids, sizeof(*set), u32_cmp);
 	}
 	for (pos = mb->n; pos-- > 0;) {
 		uint32_t uid = mb->msgs[pos].m.uid;

@@ -493,7 +493,8 @@ scan_dirs(struct mailbox *mb, bool rebuilt, bool *dirty)
 			scan_free(&s);
 			return -1;
 		}
-		qsort(s.e, s.n, sizeof(*s.e), entry_cmp);
+		if (s.n > 1)
+			qsort(s.e, s.n, sizeof(*s.e), entry_cmp);
 		/* A file renamed by another program while we read the
 		 * directory can be missed once; look again before calling
 		 * it expunged. */
