@@ -86,6 +86,11 @@ void controller_auth_reply(struct controller *c, struct http_request *req, bool 
 /* controller_learn.c */
 void controller_learn(struct controller *c, struct http_request *req, bool spam);
 
+/* controller_queue.c: GET /queue[/<id>], POST /queue/flush,
+ * POST /queue/<id>/{delete,hold,release}; reached with READ access,
+ * POSTs are re-checked for PRIV there. */
+void controller_queue(struct controller *c, struct http_request *req);
+
 /* worker_controller.c: JSON answer with the controller's extra headers;
  * the reason phrase is `reason` (NULL: standard one). */
 void controller_reply_json(struct http_request *req, int status, const char *reason,

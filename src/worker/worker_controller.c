@@ -39,6 +39,7 @@ enum ctrl_endpoint {
 	CTRL_EP_STATRESET,
 	CTRL_EP_LEARNSPAM,
 	CTRL_EP_LEARNHAM,
+	CTRL_EP_QUEUE,
 	CTRL_EP_SCAN,
 };
 
@@ -53,6 +54,7 @@ static const struct {
 	{ "statreset", CTRL_EP_STATRESET, CTRL_ACCESS_PRIV },
 	{ "learnspam", CTRL_EP_LEARNSPAM, CTRL_ACCESS_PRIV },
 	{ "learnham", CTRL_EP_LEARNHAM, CTRL_ACCESS_PRIV },
+	{ "queue", CTRL_EP_QUEUE, CTRL_ACCESS_READ }, /* POSTs: PRIV, checked there */
 };
 
 static const struct http_header ctrl_headers[] = {
@@ -141,6 +143,9 @@ controller_handler(struct http_request *req, void *ud)
 	case CTRL_EP_LEARNSPAM:
 	case CTRL_EP_LEARNHAM:
 		controller_learn(c, req, ep == CTRL_EP_LEARNSPAM);
+		break;
+	case CTRL_EP_QUEUE:
+		controller_queue(c, req);
 		break;
 	default:
 		scan_http_handle(req, c->ctx->engine, c->ctx->loop, cmd);
