@@ -56,7 +56,7 @@ imap_cmd_logout(struct imap_session *s, const char *tag, const struct imap_arg *
 	UNUSED(args);
 	UNUSED(n);
 	UNUSED(uid);
-	imap_send(s, "* BYE Logging out\r\n", 19);
+	imap_send_cstr(s, "* BYE Logging out\r\n");
 	imap_tagged(s, tag, "OK", "LOGOUT completed");
 	s->closing = true;
 	s->state = IMAP_STATE_LOGOUT;
@@ -73,7 +73,7 @@ imap_cmd_id(struct imap_session *s, const char *tag, const struct imap_arg *args
 		imap_bad(s, tag, "ID takes a list or NIL");
 		return;
 	}
-	imap_send(s, "* ID (\"name\" \"rspamd-mail\" \"vendor\" \"rspamd-mail\")\r\n", 52);
+	imap_send_cstr(s, "* ID (\"name\" \"rspamd-mail\" \"vendor\" \"rspamd-mail\")\r\n");
 	imap_tagged(s, tag, "OK", "ID completed");
 }
 
@@ -191,7 +191,7 @@ imap_cmd_authenticate(struct imap_session *s, const char *tag, const struct imap
 	free(s->pending_tag);
 	s->pending_tag = xstrdup(tag);
 	s->mode = IMAP_MODE_SASL;
-	imap_send(s, "+ \r\n", 4);
+	imap_send_cstr(s, "+ \r\n");
 }
 
 void
@@ -218,7 +218,7 @@ imap_cmd_namespace(struct imap_session *s, const char *tag, const struct imap_ar
 		imap_bad(s, tag, "NAMESPACE takes no arguments");
 		return;
 	}
-	imap_send(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n", 33);
+	imap_send_cstr(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
 	imap_tagged(s, tag, "OK", "NAMESPACE completed");
 }
 
@@ -238,7 +238,7 @@ imap_cmd_enable(struct imap_session *s, const char *tag, const struct imap_arg *
 		}
 	}
 	/* None of the extensions we offer needs enabling. */
-	imap_send(s, "* ENABLED\r\n", 11);
+	imap_send_cstr(s, "* ENABLED\r\n");
 	imap_tagged(s, tag, "OK", "ENABLE completed");
 }
 

@@ -301,7 +301,7 @@ do_list(struct imap_session *s, const char *tag, const struct imap_arg *args, si
 	}
 	if (*pat == '\0') {
 		if (!lsub)
-			imap_send(s, "* LIST (\\Noselect) \"/\" \"\"\r\n", 27);
+			imap_send_cstr(s, "* LIST (\\Noselect) \"/\" \"\"\r\n");
 		imap_tagged(s, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 		return;
 	}

@@ -74,6 +74,8 @@ typedef void imap_cmd_fn(struct imap_session *s, const char *tag,
 
 /* Queue raw bytes / a formatted line (the caller adds CRLF) for the client. */
 void imap_send(struct imap_session *s, const void *data, size_t len);
+/* A constant string (length from sizeof, so it cannot go stale). */
+#define imap_send_cstr(s, lit) imap_send((s), (lit), sizeof(lit) - 1)
 void imap_sendf(struct imap_session *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* "tag OK text\r\n" and friends. */
 void imap_tagged(struct imap_session *s, const char *tag, const char *status,

@@ -200,7 +200,8 @@ imap_no_errno(struct imap_session *s, const char *tag, int err, const char *what
 		    s->user != NULL ? s->user : "-", what, strerror(err));
 		break;
 	}
-	imap_tagged(s, tag, "NO", "%s%s", code, what);
+	/* A reason that brings its own response code keeps it. */
+	imap_tagged(s, tag, "NO", "%s%s", what[0] == '[' ? "" : code, what);
 }
 
 /* ----- shared helpers ----- */
@@ -407,7 +408,7 @@ imap_idle_start(struct imap_session *s, const char *tag)
 	free(s->pending_tag);
 	s->pending_tag = xstrdup(tag);
 	s->mode = IMAP_MODE_IDLE;
-	imap_send(s, "+ idling\r\n", 10);
+	imap_send_cstr(s, "+ idling\r\n");
 	(void)imap_report_changes(s);
 	ev_timer_set(&s->poll, iv, iv);
 	ev_timer_start(s->loop, &s->poll);
@@ -589,7 +590,7 @@ handle_read(struct imap_session *s, enum imap_read res, const struct imap_comman
 	case IMAP_READ_MORE:
 		return false;
 	case IMAP_READ_CONTINUE:
-		imap_send(s, "+ Ready for literal\r\n", 21);
+		imap_send_cstr(s, "+ Ready for literal\r\n");
 		return true;
 	case IMAP_READ_TOOBIG:
 		imap_tagged(s, cmd->tag, "NO", "[TOOBIG] %s", err);

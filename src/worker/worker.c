@@ -25,6 +25,8 @@ static const struct worker_type worker_types[] = {
 	{ "submission", worker_smtp_run, true },
 	{ "smtps", worker_smtp_run, true },
 	{ "qmgr", worker_qmgr_run, false },
+	{ "pop3", worker_pop3_run, true }, { "pop3s", worker_pop3_run, true },
+	{ "imap", worker_imap_run, true }, { "imaps", worker_imap_run, true },
 };
 
 const struct worker_type *

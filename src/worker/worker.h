@@ -64,5 +64,7 @@ int worker_proxy_run(struct worker_ctx *ctx);
 /* smtp, submission and smtps: one server, the role from the type name */
 int worker_smtp_run(struct worker_ctx *ctx);
 int worker_qmgr_run(struct worker_ctx *ctx);
+int worker_pop3_run(struct worker_ctx *ctx); /* pop3 and pop3s */
+int worker_imap_run(struct worker_ctx *ctx); /* imap and imaps */
 
 #endif

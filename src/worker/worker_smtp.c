@@ -38,6 +38,7 @@
 #include "worker/mailbox_quota.h"
 #include "users/users.h"
 #include "worker/anvil.h"
+#include "worker/mail_tls.h"
 #include "worker/smtp_worker.h"
 #include "worker/worker.h"
 
@@ -359,46 +360,6 @@ begin_stop(struct worker_ctx *ctx, void *ud)
 
 /* ----- setup ----- */
 
-/*
- * The certificate: the configured one, else a self-signed one for
- * myhostname under <state>/tls/, made once; the three SMTP roles (and
- * IMAP/POP3) start together, so the first takes a lock and the others
- * wait for its files.
- */
-static struct ssl_ctx_st *
-make_tls(const struct config *cfg, const struct mta_settings *mta)
-{
-	struct tls_server_opts o = { mta->smtpd_tls_cert_file, mta->smtpd_tls_key_file,
-		mta->smtpd_tls_protocols, NULL };
-	char *cert = NULL, *key = NULL, *lock = NULL, *err = NULL;
-	struct ssl_ctx_st *ctx = NULL;
-	int fd = -1;
-
-	if (o.cert_file == NULL || o.key_file == NULL) {
-		cert = xasprintf("%s/tls/server.crt", cfg->state_dir);
-		key = xasprintf("%s/tls/server.key", cfg->state_dir);
-		lock = xasprintf("%s/tls/.lock", cfg->state_dir);
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			(void)flock(fd, LOCK_EX);
-		if (tls_selfsigned_ensure(cert, key, mta->myhostname, &err) < 0)
-			goto out;
-		o.cert_file = cert;
-		o.key_file = key;
-	}
-	ctx = tls_server_ctx_new(&o, &err);
-out:
-	if (ctx == NULL)
-		log_error("smtp", NULL, "TLS disabled: %s", err != NULL ? err : "?");
-	if (fd >= 0)
-		close(fd);
-	free(err);
-	free(cert);
-	free(key);
-	free(lock);
-	return ctx;
-}
-
 static enum smtp_role
 role_of(const char *type)
 {
@@ -459,7 +420,7 @@ worker_smtp_run(struct worker_ctx *ctx)
 	sw.mta = m;
 	if (open_stores(&sw) < 0)
 		return 1;
-	sw.tls = make_tls(ctx->cfg, m);
+	sw.tls = mail_tls_server_ctx(ctx->cfg, m, "smtp");
 	if (sw.tls == NULL && role_of(ctx->wcfg->type) == SMTP_ROLE_SMTPS)
 		return 1;
 	sw.anvil = anvil_new(&lim);
