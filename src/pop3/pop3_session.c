@@ -47,7 +47,7 @@ pop3_enter_state(struct pop3_session *s, enum pop3_state st)
 	s->state = st;
 }
 
-static void
+static void PRINTF_LIKE(2, 0)
 reply_va(struct pop3_session *s, const char *fmt, va_list ap)
 {
 	size_t before = s->out.len;
