@@ -361,12 +361,6 @@ on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	ev_timer_stop(c->loop, &c->timer);
-	if (c->state == CS_CONNECTING) {
-		local_reply(&r, SMTP_CLIENT_STAGE_CONNECT, 421, "4.4.1",
-		    "connect to %s: Connection timed out", c->peer_short);
-		(void)client_end(c, &r, false);
-		return;
-	}
 	if (c->def == DEF_LOCAL_DONE) {
 		c->def = DEF_NONE;
 		c->state = CS_IDLE;
@@ -374,6 +368,10 @@ on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	} else if (c->def == DEF_END) {
 		c->def = DEF_NONE;
 		(void)client_end(c, &c->end.reply, c->end.clean);
+	} else if (c->state == CS_CONNECTING) {
+		local_reply(&r, SMTP_CLIENT_STAGE_CONNECT, 421, "4.4.1",
+		    "connect to %s: Connection timed out", c->peer_short);
+		(void)client_end(c, &r, false);
 	}
 }
 

@@ -549,6 +549,14 @@ test_timeouts(void)
 	test_assert(run_until(&o.closes, 1, 3));
 	test_assert(o.end.reply.code == 421 && o.end.reply.local);
 	test_assert(HAS(o.end.reply.text, "timed out while receiving the initial"));
+	start(&o, &f, &s);
+	smtp_client_quit(o.cl); /* still connecting: aborted from the loop */
+	test_assert(o.closes == 0);
+	test_assert(run_until(&o.closes, 1, 3));
+	test_assert(!o.end.clean && HAS(o.end.reply.text, "aborted"));
+	start(&o, &f, &s);
+	smtp_client_free(&o.cl);
+	test_assert(o.cl == NULL);
 	fake_deinit(&f);
 	test_end();
 
