@@ -11,6 +11,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 TEST_PKGS="python3 python3-pytest redis-server rspamd openssl curl wrk
  python3-dnslib python3-dkim python3-spf python3-yaml publicsuffix postfix
  swaks postgresql"
+TEST_PKGS="$TEST_PKGS nodejs npm"
 
 missing=""
 for p in $BUILD_PKGS ${WITH_TEST_PKGS:+$TEST_PKGS}; do

@@ -455,6 +455,12 @@ set_user(struct imap_session *s, const char *user)
 		log_warn("imap", s->id, "no mailbox path for %s: %s", user, err);
 		return -1;
 	}
+	/* A user who never received mail still gets INBOX and the special
+	 * folders (Dovecot's autocreate), so APPEND to Sent or Drafts works. */
+	if (maildir_create(s->root, &err) < 0) {
+		log_warn("imap", s->id, "cannot create the mailbox of %s: %s", user, err);
+		return -1;
+	}
 	free(s->user);
 	s->user = xstrdup(user);
 	return 0;
