@@ -295,7 +295,8 @@ decode_strict(const char *in, size_t len, struct buf *out)
 	if (decode(in, len, out) < 0)
 		return -1;
 	buf_init(&again, 0);
-	if (encode(out->data + old, out->len - old, &again, &error) == 0 &&
+	if (encode(out->data != NULL ? out->data + old : "", out->len - old,
+	    &again, &error) == 0 &&
 	    again.len == len && (len == 0 || memcmp(again.data, in, len) == 0))
 		ret = 0;
 	buf_deinit(&again);

@@ -648,12 +648,11 @@ internal_day(const struct imap_search_msg *msg)
 }
 
 static int match_key(const struct imap_search_key *k,
-    struct imap_search_msg *msg, unsigned depth);
+    struct imap_search_msg *msg);
 
 /* AND: index-only children first, content children only if needed. */
 static int
-match_and(const struct imap_search_key *k, struct imap_search_msg *msg,
-    unsigned depth)
+match_and(const struct imap_search_key *k, struct imap_search_msg *msg)
 {
 	const struct imap_search_key *c;
 	int pass, r;
@@ -662,7 +661,7 @@ match_and(const struct imap_search_key *k, struct imap_search_msg *msg,
 		for (c = k->child; c != NULL; c = c->next) {
 			if (c->content != (pass == 1))
 				continue;
-			if ((r = match_key(c, msg, depth + 1)) <= 0)
+			if ((r = match_key(c, msg)) <= 0)
 				return r;
 		}
 	}
@@ -670,8 +669,7 @@ match_and(const struct imap_search_key *k, struct imap_search_msg *msg,
 }
 
 static int
-match_or(const struct imap_search_key *k, struct imap_search_msg *msg,
-    unsigned depth)
+match_or(const struct imap_search_key *k, struct imap_search_msg *msg)
 {
 	const struct imap_search_key *a = k->child, *b = a->next;
 	int r;
@@ -681,14 +679,13 @@ match_or(const struct imap_search_key *k, struct imap_search_msg *msg,
 
 		a = b, b = t;
 	}
-	if ((r = match_key(a, msg, depth + 1)) != 0)
+	if ((r = match_key(a, msg)) != 0)
 		return r;
-	return match_key(b, msg, depth + 1);
+	return match_key(b, msg);
 }
 
 static int
-match_key(const struct imap_search_key *k, struct imap_search_msg *msg,
-    unsigned depth)
+match_key(const struct imap_search_key *k, struct imap_search_msg *msg)
 {
 	int r;
 
@@ -696,11 +693,11 @@ match_key(const struct imap_search_key *k, struct imap_search_msg *msg,
 	case KEY_ALL:
 		return 1;
 	case KEY_AND:
-		return match_and(k, msg, depth);
+		return match_and(k, msg);
 	case KEY_OR:
-		return match_or(k, msg, depth);
+		return match_or(k, msg);
 	case KEY_NOT:
-		r = match_key(k->child, msg, depth + 1);
+		r = match_key(k->child, msg);
 		return r < 0 ? r : !r;
 	case KEY_FLAG:
 		return has_flag(msg, k->text) == k->present;
@@ -732,7 +729,7 @@ int
 imap_search_match(const struct imap_search_key *program,
     struct imap_search_msg *msg)
 {
-	return match_key(program, msg, 0);
+	return match_key(program, msg);
 }
 
 void
