@@ -6,7 +6,10 @@
  * folder when the scan flagged the message. A mailbox over its quota
  * fails that recipient (552 5.2.2); crossing 80% and 95% of it leaves a
  * warning message in the user's INBOX. Recipients outside our domains
- * wait in deferred/ for the outbound SMTP client.
+ * are handed to the outbound side (qmgr_outbound.c) with the message,
+ * which comes back here (qmgr_settle) once they all have a result.
+ * Settling bounces what failed, expires what waited too long and
+ * computes the next attempt of what is deferred.
  *
  * Progress is written into the envelope after each delivered recipient
  * whenever others remain, so a crash between two deliveries redelivers at
@@ -141,10 +144,13 @@ deliver_local(struct qmgr *q, struct spool_message *msg, struct pool *pool,
 		quota_warning(q, root, email, (int)warn);
 }
 
-/* Delivers or defers one recipient; true when the envelope changed. */
+/*
+ * Delivers or defers one recipient; true when the envelope changed. A
+ * remote one is only marked in `remote` for the outbound side.
+ */
 static bool
 deliver_rcpt(struct qmgr *q, struct spool_message *msg, struct pool *pool,
-    struct spool_rcpt *r, struct qmgr_batch *b)
+    struct spool_rcpt *r, struct qmgr_batch *b, bool *remote)
 {
 	struct local_box box = { -1, 0 };
 
@@ -154,10 +160,12 @@ deliver_rcpt(struct qmgr *q, struct spool_message *msg, struct pool *pool,
 	if (box.status < 0) {
 		set_reply(pool, r, SPOOL_RCPT_DEFERRED, "451 4.3.0 %s: temporary lookup failure",
 		    r->addr.ptr);
+	} else if (box.status == 0 && q->ob != NULL) {
+		*remote = true;
+		return false;
 	} else if (box.status == 0) {
-		/* Outbound SMTP is the qmgr's next piece of work (issue 8). */
 		set_reply(pool, r, SPOOL_RCPT_DEFERRED,
-		    "451 4.4.1 %s: remote delivery is not available yet", r->addr.ptr);
+		    "451 4.4.1 %s: remote delivery is not available", r->addr.ptr);
 	} else {
 		deliver_local(q, msg, pool, r, box.quota, b);
 	}
@@ -165,33 +173,110 @@ deliver_rcpt(struct qmgr *q, struct spool_message *msg, struct pool *pool,
 }
 
 static void
-log_failures(const struct spool_message *msg)
+log_failures(const struct spool_message *msg, const bool *which)
 {
 	for (size_t i = 0; i < msg->env.rcpt_count; i++) {
 		const struct spool_rcpt *r = &msg->env.rcpts[i];
 
-		if (r->status == SPOOL_RCPT_FAILED)
+		if (which[i])
 			log_warn("qmgr", msg->id, "to=<%.*s> status=bounced (%.*s)",
 			    (int)r->addr.len, r->addr.ptr, (int)r->reply.len, r->reply.ptr);
 	}
 }
 
-/* Where the file goes once every recipient has been tried. */
-static enum qmgr_outcome
-settle(struct qmgr *q, struct spool_message *msg, struct pool *pool, struct qmgr_batch *b)
+/* Deferred recipients past the queue lifetime fail ("message expired"). */
+static void
+expire_deferred(struct qmgr *q, struct spool_message *msg, struct pool *pool, time_t now)
+{
+	double lifetime = msg->env.sender.len == 0 ? q->mta->bounce_queue_lifetime :
+	    q->mta->maximal_queue_lifetime;
+
+	if ((double)(now - (time_t)msg->env.arrival) < lifetime)
+		return;
+	for (size_t i = 0; i < msg->env.rcpt_count; i++) {
+		struct spool_rcpt *r = &msg->env.rcpts[i];
+
+		if (r->status != SPOOL_RCPT_DEFERRED)
+			continue;
+		log_info("qmgr", msg->id, "to=<%s> status=expired (%.*s)", r->addr.ptr,
+		    (int)r->reply.len, r->reply.ptr);
+		set_reply(pool, r, SPOOL_RCPT_FAILED, "554 5.4.7 message expired after %.0f s "
+		    "in the queue; last error: %.*s", lifetime, (int)r->reply.len, r->reply.ptr);
+	}
+}
+
+/*
+ * Bounces the failed recipients not bounced before ("bounced" attribute:
+ * one '0'/'1' per recipient). false when the bounce could not be queued
+ * (the message must then stay queued).
+ */
+static bool
+notify_failed(struct qmgr *q, struct spool_message *msg, struct pool *pool)
+{
+	const struct str *done = spool_envelope_get_attr(&msg->env, "bounced");
+	size_t n = msg->env.rcpt_count, count = 0;
+	bool *which = xcalloc(n, sizeof(*which));
+	char *mark = pool_alloc(pool, n + 1);
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++) {
+		bool before = done != NULL && i < done->len && done->ptr[i] == '1';
+
+		which[i] = msg->env.rcpts[i].status == SPOOL_RCPT_FAILED && !before;
+		count += which[i];
+		mark[i] = before || which[i] ? '1' : '0';
+	}
+	mark[n] = '\0';
+	if (count > 0) {
+		log_failures(msg, which);
+		ok = qmgr_bounce(q, msg, false, which) >= 0;
+		if (ok)
+			(void)spool_envelope_set_attr(pool, &msg->env, "bounced",
+			    str_make(mark, n));
+	}
+	free(which);
+	return ok;
+}
+
+/* One delay warning per message, once past delay_warning_time. */
+static void
+warn_delay(struct qmgr *q, struct spool_message *msg, struct pool *pool, time_t now)
+{
+	size_t n = msg->env.rcpt_count;
+	bool *which;
+
+	if (q->mta->delay_warning_time <= 0 ||
+	    (double)(now - (time_t)msg->env.arrival) < q->mta->delay_warning_time ||
+	    spool_envelope_get_attr(&msg->env, "warned") != NULL)
+		return;
+	which = xcalloc(n, sizeof(*which));
+	for (size_t i = 0; i < n; i++)
+		which[i] = msg->env.rcpts[i].status == SPOOL_RCPT_DEFERRED;
+	if (qmgr_bounce(q, msg, true, which) >= 0)
+		(void)spool_envelope_set_attr_u64(pool, &msg->env, "warned", 1);
+	free(which);
+}
+
+enum qmgr_outcome
+qmgr_settle(struct qmgr *q, struct spool_message *msg, struct pool *pool,
+    struct qmgr_batch *b)
 {
 	size_t deferred = 0;
 	uint64_t attempts = 0;
 	double backoff;
+	time_t now = time(NULL);
+	bool bounced;
 
+	expire_deferred(q, msg, pool, now);
+	bounced = notify_failed(q, msg, pool);
 	for (size_t i = 0; i < msg->env.rcpt_count; i++)
 		deferred += msg->env.rcpts[i].status == SPOOL_RCPT_DEFERRED;
-	log_failures(msg);
-	if (deferred == 0) {
+	if (deferred == 0 && bounced) {
 		b->done = xgrow(b->done, &b->cap_done, b->n_done + 1, sizeof(*b->done));
 		str_lcpy(b->done[b->n_done++], msg->id, SPOOL_ID_SIZE);
 		return QMGR_DONE;
 	}
+	warn_delay(q, msg, pool, now);
 	/* The copies made so far must be durable before the envelope says so. */
 	qmgr_batch_sync_dirs(b);
 	/* Postfix's model: the wait doubles from minimal to maximal. */
@@ -203,7 +288,7 @@ settle(struct qmgr *q, struct spool_message *msg, struct pool *pool, struct qmgr
 		backoff = q->mta->maximal_backoff_time;
 	(void)spool_envelope_set_attr_u64(pool, &msg->env, "attempts", attempts + 1);
 	(void)spool_envelope_set_attr_u64(pool, &msg->env, "next_attempt",
-	    (uint64_t)time(NULL) + (uint64_t)backoff);
+	    (uint64_t)now + (uint64_t)backoff);
 	if (spool_update_envelope(q->spool, SPOOL_ACTIVE, msg->id, &msg->env, NULL) < 0 ||
 	    spool_move(q->spool, msg->id, SPOOL_ACTIVE, SPOOL_DEFERRED, NULL) < 0)
 		return QMGR_ERROR;
@@ -212,32 +297,70 @@ settle(struct qmgr *q, struct spool_message *msg, struct pool *pool, struct qmgr
 	return QMGR_DEFERRED;
 }
 
+/* More Received: headers than hopcount_limit: every open recipient fails. */
+static bool
+check_loop(struct qmgr *q, struct spool_message *msg, struct pool *pool)
+{
+	int hops = qmgr_count_hops(msg);
+
+	if (q->mta->hopcount_limit == 0 || hops <= (int)q->mta->hopcount_limit)
+		return false;
+	for (size_t i = 0; i < msg->env.rcpt_count; i++) {
+		struct spool_rcpt *r = &msg->env.rcpts[i];
+
+		if (r->status == SPOOL_RCPT_PENDING || r->status == SPOOL_RCPT_DEFERRED)
+			set_reply(pool, r, SPOOL_RCPT_FAILED, "554 5.4.6 mail forwarding loop "
+			    "for %s (%d Received: headers)", r->addr.ptr, hops);
+	}
+	return true;
+}
+
+/* Local part finished, remote recipients remain: hand over to outbound. */
+static enum qmgr_outcome
+hand_over(struct qmgr *q, struct spool_message *msg, struct pool *pool,
+    struct qmgr_batch *b, const bool *remote, bool changed)
+{
+	/* What the local part did must be on disk before anything remote
+	 * happens: a crash now must not deliver those copies again. */
+	if (changed) {
+		qmgr_batch_sync_dirs(b);
+		(void)spool_update_envelope(q->spool, SPOOL_ACTIVE, msg->id, &msg->env, NULL);
+	}
+	qmgr_outbound_take(q->ob, msg, pool, remote);
+	return QMGR_OUTBOUND;
+}
+
 enum qmgr_outcome
 qmgr_deliver(struct qmgr *q, const char *id, struct qmgr_batch *b)
 {
 	struct pool *pool = pool_new(0);
 	struct spool_message msg;
 	enum qmgr_outcome out = QMGR_ERROR;
-	size_t left;
+	size_t left, n_remote = 0;
+	bool *remote, any_change = false;
 
 	if (spool_claim(q->spool, id, NULL) < 0 ||
 	    spool_open_message(q->spool, SPOOL_ACTIVE, id, pool, &msg, NULL) < 0) {
 		pool_free(&pool);
 		return QMGR_ERROR;
 	}
-	left = msg.env.rcpt_count;
-	for (size_t i = 0; i < msg.env.rcpt_count; i++) {
-		bool changed = deliver_rcpt(q, &msg, pool, &msg.env.rcpts[i], b);
+	remote = pool_calloc(pool, msg.env.rcpt_count + 1, sizeof(*remote));
+	left = check_loop(q, &msg, pool) ? 0 : msg.env.rcpt_count;
+	for (size_t i = 0; i < left; i++) {
+		bool changed = deliver_rcpt(q, &msg, pool, &msg.env.rcpts[i], b, &remote[i]);
 
-		left--;
+		n_remote += remote[i];
+		any_change |= changed;
 		/* Record progress while other recipients still wait; what the
 		 * envelope calls delivered must be on disk first. */
-		if (changed && left > 0 && msg.env.rcpts[i].status == SPOOL_RCPT_DELIVERED) {
+		if (changed && i + 1 < left && msg.env.rcpts[i].status == SPOOL_RCPT_DELIVERED) {
 			qmgr_batch_sync_dirs(b);
 			(void)spool_update_envelope(q->spool, SPOOL_ACTIVE, id, &msg.env, NULL);
 		}
 	}
-	out = settle(q, &msg, pool, b);
+	if (n_remote > 0)
+		return hand_over(q, &msg, pool, b, remote, any_change);
+	out = qmgr_settle(q, &msg, pool, b);
 	spool_message_close(&msg);
 	pool_free(&pool);
 	return out;

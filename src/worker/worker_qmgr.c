@@ -4,7 +4,9 @@
  *
  * It learns of new mail through inotify on incoming/ (an SMTP worker's
  * commit is a link into incoming/), with a periodic rescan as a safety
- * net, and hands each file to qmgr_deliver(). Deferred mail is moved
+ * net, and hands each file to qmgr_deliver(), which delivers local
+ * recipients at once and passes remote ones to the outbound side
+ * (qmgr_outbound.c, SMTP on this loop). Deferred mail is moved
  * back to incoming/ once its next attempt time has come
  * (queue_run_delay is how often deferred/ is looked at). At start,
  * spool_recover() puts back what a crash left in active/, so the spool
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/dns.h"
 #include "config/config.h"
 #include "config/config_mta.h"
 #include "core/common.h"
@@ -44,6 +47,7 @@ struct qmgr_worker {
 	ev_timer rescan;
 	ev_timer deferred;
 	ev_idle more;          /* incoming/ had more than one batch */
+	struct dns_resolver *dns;
 	bool stopping;
 };
 
@@ -75,11 +79,18 @@ run_incoming(struct qmgr_worker *qw)
 
 	memset(&b, 0, sizeof(b));
 	(void)spool_list(qw->q.spool, SPOOL_INCOMING, collect_id, &c);
-	for (size_t i = 0; i < c.n && !qw->stopping; i++)
+	more = c.n >= QMGR_BATCH;
+	for (size_t i = 0; i < c.n && !qw->stopping; i++) {
+		/* A full active queue: the rest waits in incoming/ until
+		 * outbound messages finish (they kick us again). */
+		if (qw->q.ob != NULL && qmgr_outbound_full(qw->q.ob)) {
+			more = false;
+			break;
+		}
 		(void)qmgr_deliver(&qw->q, c.ids[i], &b);
+	}
 	qmgr_batch_commit(&qw->q, &b);
 	qmgr_batch_free(&b);
-	more = c.n >= QMGR_BATCH;
 	free(c.ids);
 	return more;
 }
@@ -89,6 +100,12 @@ kick(struct qmgr_worker *qw)
 {
 	if (!qw->stopping && run_incoming(qw))
 		ev_idle_start(qw->ctx->loop, &qw->more);
+}
+
+static void
+on_outbound_kick(void *ud)
+{
+	kick(ud);
 }
 
 static void
@@ -160,9 +177,32 @@ begin_stop(struct worker_ctx *ctx, void *ud)
 {
 	struct qmgr_worker *qw = ud;
 
-	/* Deliveries are synchronous: nothing is in flight between events. */
+	/* Local deliveries are synchronous; remote ones in flight stay in
+	 * active/ and are recovered at the next start (sent again at worst). */
 	qw->stopping = true;
 	ev_break(ctx->loop, EVBREAK_ALL);
+}
+
+/* The resolver and the outbound side; without a resolver remote mail
+ * only waits in deferred/ (logged). */
+static int
+start_outbound(struct qmgr_worker *qw, char **error_r)
+{
+	struct dns_settings ds;
+	char *err = NULL;
+
+	memset(&ds, 0, sizeof(ds));
+	if (dns_settings_from_config(qw->ctx->cfg, &ds, &err) == 0)
+		qw->dns = dns_resolver_new(qw->ctx->loop, &ds, &err);
+	dns_settings_deinit(&ds);
+	if (qw->dns == NULL) {
+		log_error("qmgr", NULL, "no DNS resolver, remote mail stays queued: %s",
+		    err != NULL ? err : "?");
+		free(err);
+		return 0;
+	}
+	return qmgr_outbound_new(&qw->q, qw->ctx->loop, qw->dns, on_outbound_kick, qw,
+	    &qw->q.ob, error_r);
 }
 
 static int
@@ -177,6 +217,8 @@ open_spool_and_users(struct qmgr_worker *qw)
 		goto out;
 	qw->q.users = users_open(qw->q.mta->users, cfg->state_dir, NULL, &err);
 	if (qw->q.users == NULL)
+		goto out;
+	if (start_outbound(qw, &err) < 0)
 		goto out;
 	if (spool_recover(qw->q.spool, &requeued, &removed) == 0 && (requeued | removed) != 0)
 		log_info("qmgr", NULL, "recovered: %u message(s) back to incoming, %u stale "
@@ -239,6 +281,8 @@ worker_qmgr_run(struct worker_ctx *ctx)
 	ev_run(ctx->loop, 0);
 	if (qw.inotify_fd >= 0)
 		close(qw.inotify_fd);
+	qmgr_outbound_free(&qw.q.ob);
+	dns_resolver_free(&qw.dns);
 	users_close(&qw.q.users);
 	spool_close(&qw.q.spool);
 	return 0;
