@@ -227,6 +227,65 @@ tz_minutes(time_t t)
 
 /* ----- FETCH ----- */
 
+/* The structures the store caches, so a client's ENVELOPE/BODYSTRUCTURE
+ * sweep over a folder reads each message once, not at every login. */
+static const struct {
+	unsigned item;
+	const char *key;
+} fetch_cached[] = {
+	{ IMAP_FETCH_ENVELOPE, "envelope" },
+	{ IMAP_FETCH_BODYSTRUCTURE, "bodystructure" },
+	{ IMAP_FETCH_BODY, "body" },
+};
+
+static const char **
+cached_slot(struct imap_fetch_msg *fm, size_t i)
+{
+	return i == 0 ? &fm->envelope : i == 1 ? &fm->bodystructure : &fm->body;
+}
+
+/* Fills what the cache has; true when the message must still be read. */
+static bool
+cache_lookup(struct imap_session *s, const struct imap_fetch_items *items, uint32_t seq,
+    struct imap_fetch_msg *fm)
+{
+	bool need = items->n_bodies > 0 || (items->items & (IMAP_FETCH_RFC822 |
+	    IMAP_FETCH_RFC822_HEADER | IMAP_FETCH_RFC822_TEXT)) != 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(fetch_cached); i++) {
+		const char *data;
+		size_t len;
+
+		if ((items->items & fetch_cached[i].item) == 0)
+			continue;
+		if (mailbox_cache_get(s->mb, seq, fetch_cached[i].key, &data, &len) == 1)
+			*cached_slot(fm, i) = pool_strndup(s->pool, data, len);
+		else
+			need = true;
+	}
+	return need;
+}
+
+/* Renders and stores what the cache lacked. */
+static void
+cache_fill(struct imap_session *s, const struct imap_fetch_items *items, uint32_t seq,
+    struct imap_fetch_msg *fm)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fetch_cached); i++) {
+		char *text;
+
+		if ((items->items & fetch_cached[i].item) == 0 || *cached_slot(fm, i) != NULL)
+			continue;
+		text = i == 0 ? imap_envelope_render(fm->data, fm->len) :
+		    imap_bodystructure_render(fm->data, fm->len, i == 1);
+		if (text == NULL)
+			continue;
+		(void)mailbox_cache_put(s->mb, seq, fetch_cached[i].key, text, strlen(text));
+		*cached_slot(fm, i) = pool_strdup(s->pool, text);
+		free(text);
+	}
+}
+
 static int
 fetch_one(struct imap_session *s, const struct imap_fetch_items *items, uint32_t seq,
     struct buf *out)
@@ -245,15 +304,23 @@ fetch_one(struct imap_session *s, const struct imap_fetch_items *items, uint32_t
 			fm.include_flags = true;
 		m = mailbox_msg(s->mb, seq);
 	}
-	if (items->needs_content && read_message(s, seq, &data, &len) < 0)
+	if (items->needs_content && cache_lookup(s, items, seq, &fm) &&
+	    read_message(s, seq, &data, &len) < 0)
 		return 0; /* expunged by another session meanwhile */
+	fm.data = data;
+	fm.len = len;
+	if (data != NULL)
+		cache_fill(s, items, seq, &fm);
+	m = mailbox_msg(s->mb, seq); /* the cache calls may have moved it */
+	if (m == NULL) {
+		free(data);
+		return 0;
+	}
 	fm.seq = seq;
 	fm.uid = m->uid;
 	fm.flags = flag_names(s, m, &fm.n_flags);
 	fm.internal_date = (time_t)m->internal_date;
 	fm.tz_minutes = tz_minutes(fm.internal_date);
-	fm.data = data;
-	fm.len = len;
 	fm.size = m->vsize;
 	rc = imap_fetch_render(items, &fm, out, &err);
 	if (rc < 0)

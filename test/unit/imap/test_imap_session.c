@@ -229,6 +229,18 @@ test_select_fetch(void)
 	r = cmd("c4", "c4 UID FETCH 2 BODY.PEEK[1]\r\n");
 	test_assert(has(r, "part one"));
 	free(r);
+	r = cmd("c41", "c41 FETCH 2 (ENVELOPE BODYSTRUCTURE)\r\n");
+	test_assert(has(r, "ENVELOPE (NIL \"second\"") && has(r, "\"MIXED\""));
+	{
+		/* the second time from the store's cache: the same text */
+		char *again = cmd("c42", "c42 FETCH 2 (ENVELOPE BODYSTRUCTURE)\r\n");
+		char *end1 = strstr(r, "\r\nc41 "), *end2 = strstr(again, "\r\nc42 ");
+
+		test_assert(end1 != NULL && end2 != NULL && end1 - r == end2 - again &&
+		    memcmp(r, again, (size_t)(end1 - r)) == 0);
+		free(again);
+	}
+	free(r);
 	r = cmd("c5", "c5 STORE 1 +FLAGS (\\Seen)\r\n");
 	test_assert(has(r, "* 1 FETCH (FLAGS (\\Seen \\Recent))"));
 	free(r);
