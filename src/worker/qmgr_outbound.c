@@ -131,7 +131,17 @@ dest_get(struct qmgr_outbound *ob, const struct qmgr_nexthop *hop, const char *d
 	char key[300];
 	const char *policy;
 
-	qmgr_nexthop_key(hop, key, sizeof(key));
+	enum smtp_client_tls tls;
+	size_t len;
+
+	/* One next hop under two TLS policies is two destinations. */
+	policy = qmgr_map_match(ob->tls_policy, hop->host);
+	if (policy == NULL)
+		policy = qmgr_map_match(ob->tls_policy, domain);
+	tls = tls_level(policy != NULL ? policy : ob->q->mta->smtp_tls_security_level);
+	qmgr_nexthop_key(hop, key, sizeof(key) - 4);
+	len = strlen(key);
+	(void)str_format(key + len, sizeof(key) - len, "/%d", (int)tls);
 	for (d = ob->dests; d != NULL; d = d->next) {
 		if (strcmp(d->key, key) == 0)
 			return d;
@@ -140,10 +150,7 @@ dest_get(struct qmgr_outbound *ob, const struct qmgr_nexthop *hop, const char *d
 	d->ob = ob;
 	str_lcpy(d->key, key, sizeof(d->key));
 	d->hop = *hop;
-	policy = qmgr_map_match(ob->tls_policy, hop->host);
-	if (policy == NULL)
-		policy = qmgr_map_match(ob->tls_policy, domain);
-	d->tls = tls_level(policy != NULL ? policy : ob->q->mta->smtp_tls_security_level);
+	d->tls = tls;
 	d->next = ob->dests;
 	ob->dests = d;
 	return d;
@@ -197,11 +204,20 @@ static void
 job_free(struct ob_job *j)
 {
 	struct ob_msg *m = j->m;
+	bool sent = false;
 
+	for (size_t i = 0; i < j->n; i++)
+		sent |= m->msg.env.rcpts[j->rcpt[i]].status == SPOOL_RCPT_DELIVERED;
 	free(j->rcpt);
 	free(j);
-	if (--m->jobs == 0)
+	if (--m->jobs == 0) {
 		msg_done(m);
+	} else if (sent) {
+		/* Other jobs of this message are still out: record who has it
+		 * now, so a crash resends only to the recipients in flight. */
+		(void)spool_update_envelope(m->ob->q->spool, SPOOL_ACTIVE, m->msg.id, &m->msg.env,
+		    NULL);
+	}
 }
 
 /* Every recipient of the job gets `reply` (4xx: deferred, 5xx: failed). */
@@ -345,7 +361,14 @@ on_done(struct smtp_client *c, const struct smtp_client_result *r, void *ud)
 		log_info("qmgr", j->m->msg.id, "to=<%s> relay=%s status=%s (%s)", addr,
 		    smtp_client_peer(c), st == SPOOL_RCPT_DELIVERED ? "sent" :
 		    st == SPOOL_RCPT_FAILED ? "bounced" : "deferred", diag);
-		rcpt_result(j->m, j->rcpt[i], st, "%d %s %s", rr->code, rr->enhanced, diag);
+		/* The reply as the peer gave it leads (the DSN takes its status
+		 * and Diagnostic-Code from there), then who said it. */
+		if (rr->local)
+			rcpt_result(j->m, j->rcpt[i], st, "%d %s %s", rr->code, rr->enhanced, diag);
+		else
+			rcpt_result(j->m, j->rcpt[i], st, "%d %s %s (host %s, in reply to %s)",
+			    rr->code, rr->enhanced, rr->text, smtp_client_peer(c),
+			    smtp_client_stage_name(rr->stage));
 	}
 	job_free(j);
 	if (r->reusable)
@@ -492,7 +515,23 @@ conn_free(struct ob_conn *k)
 	free(k);
 }
 
-/* Starts connections while jobs wait and the limit allows. */
+/* An idle destination that is not marked down is not worth keeping. */
+static void
+dest_forget(struct ob_dest *d)
+{
+	struct ob_dest **p = &d->ob->dests;
+
+	while (*p != NULL && *p != d)
+		p = &(*p)->next;
+	if (*p == d)
+		*p = d->next;
+	free(d);
+}
+
+/*
+ * Starts connections while jobs wait and the limit allows. May free `d`
+ * (nothing queued, no connection): callers do not use it afterwards.
+ */
 static void
 dest_pump(struct ob_dest *d)
 {
@@ -510,6 +549,8 @@ dest_pump(struct ob_dest *d)
 	}
 	while (d->queued > d->starting && d->conns < limit)
 		conn_start(d);
+	if (d->conns == 0 && d->queued == 0 && d->dead_until <= ev_now(ob->loop))
+		dest_forget(d);
 }
 
 /*

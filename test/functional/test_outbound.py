@@ -201,10 +201,16 @@ def world(tmp_path_factory):
                 "nullmx.example smtp:nullmx.example:%d\n"
                 "fake.example smtp:[127.0.0.3]:%d\n"
                 ".sub.example smtp:[127.0.0.3]:%d\n"
-                % (w.rport, w.rport, w.rport, w.fake.port, w.fake.port))
+                "deaddest.example smtp:[127.0.0.9]:%d\n"
+                "secure.example smtp:[127.0.0.3]:%d\n"
+                % (w.rport, w.rport, w.rport, w.fake.port, w.fake.port, w.rport, w.fake.port))
+    policy = os.path.join(str(tmp), "tls_policy")
+    with open(policy, "w") as f:
+        f.write("secure.example encrypt\n")
     w.receiver = receiver_daemon(tmp / "receiver", w.zone.address, w.rport)
     w.sender = sender_daemon(tmp / "sender", w.zone.address, w.transport,
-                             'relayhost = "[127.0.0.3]:%d";\n' % w.fake.port)
+                             'relayhost = "[127.0.0.3]:%d";\nsmtp_tls_policy_maps = "%s";\n'
+                             % (w.fake.port, policy))
     record = dkim_key(w.sender, tmp)
     w.dkim_record = record
     txt = " ".join('"%s"' % record[i:i + 250] for i in range(0, len(record), 250))
@@ -383,6 +389,43 @@ def test_no_bounce_for_null_sender(world):
     assert wait_spool_empty(world.sender)
 
 
+def test_local_and_remote_recipients_of_one_message(world):
+    mid = relay(world, ["bob@example.net", "alice@example.org", "r9@fake.example"], "Mixed")
+    assert find_mail(world.sender, "alice@example.org", mid) is not None
+    assert find_mail(world.receiver, "bob@example.net", mid) is not None
+    assert world.fake.wait(lambda m: mid.encode() in m[2])
+    assert wait_spool_empty(world.sender)
+
+
+def test_dead_destination_is_skipped_for_a_while(world):
+    """Nothing listens on the only address: the first message marks the
+    destination down, the next one is deferred without a new attempt."""
+    relay(world, ["x@deaddest.example"], "Dead one")
+    deadline = time.time() + 20
+    while time.time() < deadline and "is down" not in world.sender.log():
+        time.sleep(0.1)
+    log = world.sender.log()
+    assert re.search(r"destination \[127\.0\.0\.9\]:\d+\S* is down", log), log[-3000:]
+    relay(world, ["y@deaddest.example"], "Dead two")
+    deadline = time.time() + 20
+    while time.time() < deadline and "to=<y@deaddest.example> status=deferred" not in \
+            world.sender.log():
+        time.sleep(0.1)
+    assert "to=<y@deaddest.example> status=deferred" in world.sender.log()
+    assert spool_files(world.sender, "deferred")
+
+
+def test_tls_policy_encrypt_defers_without_starttls(world):
+    """secure.example must be reached over TLS; the fake peer offers none."""
+    mid = relay(world, ["z@secure.example"], "Must be encrypted")
+    deadline = time.time() + 20
+    while time.time() < deadline and "to=<z@secure.example> status=deferred" not in \
+            world.sender.log():
+        time.sleep(0.1)
+    assert "to=<z@secure.example> status=deferred" in world.sender.log()
+    assert not world.fake.wait(lambda m: mid.encode() in m[2], timeout=1)
+
+
 def test_expired_message_bounced(tmp_path):
     zone = DnsZone("")
     fake = FakeSmtp(temp_times=1000)
@@ -390,16 +433,27 @@ def test_expired_message_bounced(tmp_path):
     with open(transport, "w") as f:
         f.write("* smtp:[127.0.0.3]:%d\n" % fake.port)
     d = sender_daemon(tmp_path / "sender", zone.address, transport,
-                      "maximal_queue_lifetime = 3s;\n")
+                      "maximal_queue_lifetime = 3s;\ndelay_warning_time = 1s;\n")
     try:
         d.start()
         mid = relay(type("W", (), {"sender": d}), ["temp-forever@far.example"], "Expiring")
-        bounce = find_mail(d, "alice@example.org", mid, timeout=40)
+        deadline = time.time() + 40
+        bounce = None
+        while bounce is None and time.time() < deadline:
+            for p in wait_messages(d, "alice@example.org", 0, timeout=0):
+                if mid.encode() in read(p) and b"Action: failed" in read(p):
+                    bounce = read(p)
+            time.sleep(0.2)
         assert bounce is not None, d.log()[-3000:]
         _, status = parse_dsn(bounce)
         assert "Status: 5.4.7" in status, status
         assert "expired" in status
         assert wait_spool_empty(d)
+        # one delay warning came before the bounce
+        warnings = [p for p in wait_messages(d, "alice@example.org", 0, timeout=0)
+                    if b"report-type=delivery-status" in read(p) and
+                    b"Action: delayed" in read(p)]
+        assert len(warnings) == 1
     finally:
         d.stop()
         fake.stop()
