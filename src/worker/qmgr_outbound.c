@@ -366,7 +366,7 @@ on_done(struct smtp_client *c, const struct smtp_client_result *r, void *ud)
 		if (rr->local)
 			rcpt_result(j->m, j->rcpt[i], st, "%d %s %s", rr->code, rr->enhanced, diag);
 		else
-			rcpt_result(j->m, j->rcpt[i], st, "%d %s %s (host %s, in reply to %s)",
+			rcpt_result(j->m, j->rcpt[i], st, "%d %s %s (host %s, in reply to %s command)",
 			    rr->code, rr->enhanced, rr->text, smtp_client_peer(c),
 			    smtp_client_stage_name(rr->stage));
 	}

@@ -37,8 +37,11 @@ class FakeSmtp:
     everything else is accepted. Every accepted transaction is recorded as
     (mail_from, [rcpts], data)."""
 
-    def __init__(self, host="127.0.0.3", port=None, temp_times=1):
+    def __init__(self, host="127.0.0.3", port=None, temp_times=1, data_delay=0.0):
         self.host = host
+        self.data_delay = data_delay
+        self.hold = threading.Event()   # cleared: replies to "." wait
+        self.hold.set()
         self.port = port or free_port()
         self.temp_times = temp_times
         self.temp_seen = {}
@@ -108,6 +111,9 @@ class FakeSmtp:
                     if not l or l == b".\r\n":
                         break
                     data.append(l[1:] if l.startswith(b"..") else l)
+                self.hold.wait(120)
+                if self.data_delay:
+                    time.sleep(self.data_delay)
                 with self.lock:
                     self.messages.append((mail, list(rcpts), b"".join(data)))
                 say(b"250 2.0.0 Ok: queued")
