@@ -216,25 +216,46 @@ copy_headers(const char *msg, size_t len, const char *subject, struct buf *b)
 	return pos;
 }
 
+/* "Name: value\r\n"; the scan folds values with a bare "\n\t", which a
+ * stored message must carry as CRLF. */
+static void
+put_header(struct buf *b, const char *name, const char *value, size_t len)
+{
+	buf_append_cstr(b, name);
+	buf_append_cstr(b, ": ");
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] == '\r')
+			continue;
+		if (value[i] == '\n')
+			buf_putc(b, '\r');
+		buf_putc(b, value[i]);
+	}
+	buf_append_cstr(b, "\r\n");
+}
+
 static void
 added_headers(const struct scan_task *task, bool spam, struct buf *b)
 {
 	struct buf v;
+	char score[32];
 
 	buf_init(&v, SMTP_ADDED_HEADERS_MAX);
-	for (size_t i = 0; i < task->n_dkim_signatures; i++)
-		buf_printf(b, "DKIM-Signature: %s\r\n", task->dkim_signatures[i]);
+	for (size_t i = 0; i < task->n_dkim_signatures; i++) {
+		put_header(b, "DKIM-Signature", task->dkim_signatures[i],
+		    strlen(task->dkim_signatures[i]));
+	}
 	milter_headers_auth_results(task, &v);
-	buf_printf(b, "Authentication-Results: %.*s\r\n", (int)v.len, v.data != NULL ? v.data : "");
+	put_header(b, "Authentication-Results", v.data != NULL ? v.data : "", v.len);
 	buf_reset(&v);
 	milter_headers_spamd_result(task, &v);
-	buf_printf(b, "X-Spamd-Result: %.*s\r\n", (int)v.len, v.data != NULL ? v.data : "");
-	buf_printf(b, "X-Spam-Score: %.2f\r\n", task->score);
+	put_header(b, "X-Spamd-Result", v.data != NULL ? v.data : "", v.len);
+	(void)str_format(score, sizeof(score), "%.2f", task->score);
+	put_header(b, "X-Spam-Score", score, strlen(score));
 	if (spam)
-		buf_append_cstr(b, "X-Spam: Yes\r\n");
+		put_header(b, "X-Spam", "Yes", 3);
 	for (size_t i = 0; i < task->n_add_headers; i++) {
-		buf_printf(b, "%s: %s\r\n", task->add_headers[i].name,
-		    task->add_headers[i].value);
+		put_header(b, task->add_headers[i].name, task->add_headers[i].value,
+		    strlen(task->add_headers[i].value));
 	}
 	buf_deinit(&v);
 }

@@ -77,6 +77,8 @@ def test_delivery_to_maildir_with_trace_headers(mx):
     assert b"Authentication-Results: " in head
     assert b"X-Spam: Yes" not in head
     assert data.endswith(b"Noon at the usual place.\r\n")
+    # every line of the stored message ends in CRLF, our folded headers too
+    assert b"\n" not in data.replace(b"\r\n", b""), head
     # the Maildir++ standard folders exist after the first delivery
     for folder in ("Sent", "Drafts", "Junk", "Trash"):
         assert os.path.isdir(os.path.join(mx.state, "mail", "example.test", "bob", "." + folder))
