@@ -267,3 +267,58 @@ def test_pipelined_commands(mx):
     r = [p._getline()[0] for _ in range(3)]
     assert r[0].startswith(b"+OK 1 ") and r[1] == b"+OK" and r[2].startswith(b"+OK 1 ")
     p.quit()
+
+
+def test_stls_discards_pipelined_plaintext(mx):
+    """Bytes sent after STLS in the same packet must never be taken as if
+    they came over TLS (RFC 2595 section 4)."""
+    raw = socket.create_connection(("127.0.0.1", mx.pop3_port), timeout=30)
+    f = raw.makefile("rb")
+    assert f.readline().startswith(b"+OK")
+    raw.sendall(b"STLS\r\nQUIT\r\n")
+    assert f.readline().startswith(b"+OK")
+    tls = client_tls().wrap_socket(raw, server_hostname="mx.test.example")
+    tf = tls.makefile("rb")
+    tls.sendall(b"CAPA\r\n")
+    assert tf.readline() == b"+OK Capability list follows\r\n"
+    capa = []
+    while True:
+        line = tf.readline()
+        if line == b".\r\n":
+            break
+        capa.append(line.strip())
+    assert b"USER" in capa and b"STLS" not in capa
+    tls.sendall(b"QUIT\r\n")
+    assert tf.readline().startswith(b"+OK")
+    tls.close()
+
+
+def test_failed_logins_limited_and_logged(tmp_path, zone):
+    """Past 10 failed logins per client and anvil window even the right
+    password is refused, and the client is disconnected; every failure
+    is logged. (A daemon of its own: the block lasts the window.)"""
+    d = mail_daemon(tmp_path, zone.address)
+    rspamadm(d, "domain", "add", "example.test")
+    add_user(d, "brute@example.test", PASSWORD)
+    d.start()
+    try:
+        failures = 0
+        for _ in range(4):
+            p = pop_ssl(d)
+            for _ in range(3):
+                if failures == 10:
+                    break
+                p.user("brute@example.test")
+                with pytest.raises(poplib.error_proto):
+                    p.pass_("guess")
+                failures += 1
+            p.quit()
+        p = pop_ssl(d)
+        p.user("brute@example.test")
+        with pytest.raises(poplib.error_proto) as e:
+            p.pass_(PASSWORD)
+        assert b"Too many failed logins" in e.value.args[0]
+        assert p.file.readline() == b""  # disconnected
+        assert d.log().count("authentication failed for brute@example.test") >= 10
+    finally:
+        d.stop()
