@@ -216,6 +216,28 @@ count_files(void)
 	return n;
 }
 
+/* Whether the one message left in cur/ carries the Maildir S flag. */
+static bool
+seen_flag(void)
+{
+	char path[400];
+	DIR *d;
+	struct dirent *de;
+	bool seen = false;
+
+	snprintf(path, sizeof(path), "%s/cur", root);
+	d = opendir(path);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		const char *info = strstr(de->d_name, ":2,");
+
+		if (info != NULL && strchr(info, 'S') != NULL)
+			seen = true;
+	}
+	if (d != NULL)
+		closedir(d);
+	return seen;
+}
+
 static const char msg1[] = "Subject: one\r\nFrom: a@b\r\n\r\nline 1\r\n.dot line\r\n..two\r\n.\r\nend\r\n";
 static const char msg2[] = "Subject: two\nFrom: c@d\n\nbare LF body\n.x\n";
 
@@ -365,10 +387,13 @@ test_transaction(void)
 	r = fx_cmd(&x, "STAT\r\nLIST 1\r\nTOP 2 0\r\nNOOP\r\n", "ssms");
 	test_assert(starts(r, "+OK 2 ") && strstr(r, "\r\n+OK 1 ") &&
 	    strstr(r, "\r\n.\r\n+OK\r\n") != NULL);
+	test_assert(!seen_flag());
 	r = fx_cmd(&x, "QUIT\r\n", "s");
 	test_assert(starts(r, "+OK"));
 	fx_stop(&x);
 	test_assert(count_files() == 2);
+	/* Retrieved messages are \Seen for IMAP clients after QUIT. */
+	test_assert(seen_flag());
 
 	/* UIDL is stable across sessions. */
 	fx_start(&x, true, false);
@@ -435,6 +460,7 @@ test_dele(void)
 	test_assert(strstr(r, "Subject: two") != NULL);
 	(void)fx_cmd(&x, "QUIT\r\n", "s");
 	fx_stop(&x);
+	test_assert(seen_flag());
 	test_end();
 }
 
