@@ -32,6 +32,14 @@ static struct {
 	const char *process;
 } logger = { LOG_TYPE_CONSOLE, LOG_LEVEL_INFO, -1, NULL, "main" };
 
+static log_hook_fn *log_hook;
+
+void
+log_set_hook(log_hook_fn *fn)
+{
+	log_hook = fn;
+}
+
 static const struct {
 	const char *name;
 	enum log_level level;
@@ -201,6 +209,8 @@ log_vmsg(enum log_level level, const char *component, const char *id,
 	if (n < 0)
 		return;
 	sanitize(msg, strlen(msg));
+	if (log_hook != NULL && level >= LOG_LEVEL_WARN && level < LOG_LEVEL_SILENT)
+		log_hook(level, logger.process, component, id, msg);
 	if (logger.type == LOG_TYPE_SYSLOG) {
 		syslog(syslog_priority(level), "%s(%s) <%s>; %s; %s", level_tag(level),
 		    logger.process, id != NULL ? id : "", component, msg);

@@ -59,6 +59,16 @@ void log_msg(enum log_level level, const char *component, const char *id,
 void log_vmsg(enum log_level level, const char *component, const char *id,
     const char *fmt, va_list ap) PRINTF_LIKE(4, 0);
 
+/*
+ * One observer of warnings and errors (the controller's /errors ring):
+ * called with every formatted message at LOG_LEVEL_WARN or above, after
+ * the level filter. It must not log, block or allocate from task pools.
+ * NULL removes it.
+ */
+typedef void log_hook_fn(enum log_level level, const char *process,
+    const char *component, const char *id, const char *msg);
+void log_set_hook(log_hook_fn *fn);
+
 void log_error(const char *component, const char *id, const char *fmt, ...) PRINTF_LIKE(3, 4);
 void log_warn(const char *component, const char *id, const char *fmt, ...) PRINTF_LIKE(3, 4);
 void log_notice(const char *component, const char *id, const char *fmt, ...) PRINTF_LIKE(3, 4);

@@ -2,7 +2,10 @@
  * controller_internal.h - state of the controller worker shared by its
  * files: worker_controller.c (routing, life cycle), controller_auth.c
  * (passwords, secure_ip, failure delays), controller_stat.c (/stat,
- * /auth, /statreset) and controller_learn.c (/learnspam, /learnham).
+ * /auth, /statreset), controller_learn.c (/learnspam, /learnham),
+ * controller_queue.c (/queue), controller_ui.c (dashboard and settings),
+ * controller_maps.c (list files) and controller_csrf.c (cross-site
+ * request refusal).
  */
 #ifndef WORKER_CONTROLLER_INTERNAL_H
 #define WORKER_CONTROLLER_INTERNAL_H
@@ -90,6 +93,27 @@ void controller_learn(struct controller *c, struct http_request *req, bool spam)
  * POST /queue/<id>/{delete,hold,release}; reached with READ access,
  * POSTs are re-checked for PRIV there. */
 void controller_queue(struct controller *c, struct http_request *req);
+
+/* controller_csrf.c: 0, or -1 after refusing a cross-site or form
+ * request (403). See the comment there. */
+int controller_csrf_check(struct http_request *req, enum ctrl_access need);
+
+/* controller_ui.c: the web UI's dashboard and settings endpoints. */
+void controller_graph(struct controller *c, struct http_request *req);
+void controller_pie(struct controller *c, struct http_request *req);
+void controller_history(struct controller *c, struct http_request *req);
+void controller_history_reset(struct controller *c, struct http_request *req);
+void controller_errors(struct controller *c, struct http_request *req);
+void controller_neighbours(struct controller *c, struct http_request *req);
+void controller_symbols(struct controller *c, struct http_request *req);
+void controller_actions(struct controller *c, struct http_request *req);
+void controller_saveactions(struct controller *c, struct http_request *req);
+void controller_savesymbols(struct controller *c, struct http_request *req);
+
+/* controller_maps.c: /maps, /getmap, /savemap. */
+void controller_maps(struct controller *c, struct http_request *req);
+void controller_getmap(struct controller *c, struct http_request *req);
+void controller_savemap(struct controller *c, struct http_request *req);
 
 /* worker_controller.c: JSON answer with the controller's extra headers;
  * the reason phrase is `reason` (NULL: standard one). */

@@ -18,6 +18,7 @@
 #include "scan/engine.h"
 #include "scan/reply.h"
 #include "scan/task.h"
+#include "worker/history.h"
 #include "worker/shared_stats.h"
 #include "worker/worker.h"
 
@@ -251,6 +252,7 @@ scan_done(struct scan_task *task, void *ud)
 	struct scan_http_job *job = ud;
 
 	shared_stats_count_scan(task->action, action_is_spam(task->action), task->time_real);
+	history_add(task);
 	scan_task_log(task);
 	reply_task(job->req, &job->m, task, job->cmd);
 	scan_task_free(&task);

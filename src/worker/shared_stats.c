@@ -10,6 +10,14 @@
  * The counters survive restarts through a small JSON file the controller
  * saves and restores (shared_stats_save/restore); the `restored` flag in
  * the region makes the restore happen once per supervisor lifetime.
+ *
+ * The same region holds the /graph round-robin buckets and the /errors
+ * ring. A graph bucket is claimed for its time slot by a compare-and-swap
+ * on its start time, whose winner zeroes the counts: a scan counted by
+ * another process in between may be lost, one message in a statistic.
+ * An error slot is written between two stores of its sequence number and
+ * a reader keeps it only when both loads agree, so a torn line is skipped
+ * rather than shown.
  */
 #include "worker/shared_stats.h"
 #include "config/ucl_parser.h"
@@ -32,7 +40,38 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATS_FILE_MAX (64 * 1024)
+#define STATS_FILE_MAX (1024 * 1024)
+
+struct graph_def {
+	const char *name;
+	int64_t step;      /* seconds per bucket */
+	unsigned n;        /* buckets */
+	unsigned offset;   /* first bucket in the flat array */
+};
+
+static const struct graph_def graph_defs[] = {
+	{ "day", 300, 288, 0 },
+	{ "week", 1800, 336, 288 },
+	{ "month", 7200, 372, 288 + 336 },
+	{ "year", 86400, 366, 288 + 336 + 372 },
+};
+
+#define GRAPH_BUCKETS (288 + 336 + 372 + 366)
+
+struct graph_bucket {
+	_Atomic int64_t start;
+	_Atomic uint64_t counts[STATS_ACTION_COUNT];
+};
+
+struct error_slot {
+	_Atomic uint64_t seq;   /* 0 while being written */
+	double ts;
+	int pid;
+	char type[24];
+	char module[32];
+	char id[24];
+	char message[400];
+};
 
 struct shared_stats {
 	_Atomic uint64_t scanned;
@@ -47,6 +86,10 @@ struct shared_stats {
 	_Atomic uint64_t scan_times[STATS_SCAN_TIMES];
 	_Atomic int64_t start_time;
 	atomic_int restored;
+	_Atomic int64_t graph_since;   /* first data ever (persisted) */
+	struct graph_bucket graph[GRAPH_BUCKETS];
+	_Atomic uint64_t errors_cursor;
+	struct error_slot errors[STATS_ERRORS_MAX];
 };
 
 static const char *const stats_action_names[STATS_ACTION_COUNT] = {
@@ -63,6 +106,8 @@ stats(void)
 
 	if (atomic_load_explicit(&s->start_time, memory_order_relaxed) == 0)
 		atomic_store(&s->start_time, (int64_t)time(NULL));
+	if (atomic_load_explicit(&s->graph_since, memory_order_relaxed) == 0)
+		atomic_store(&s->graph_since, (int64_t)time(NULL));
 	return s;
 }
 
@@ -82,6 +127,8 @@ shared_stats_create(void)
 	/* The mapping is zero-filled, which is every counter's initial value. */
 	stats_shared = p;
 	atomic_store(&stats_shared->start_time, (int64_t)time(NULL));
+	atomic_store(&stats_shared->graph_since, (int64_t)time(NULL));
+	log_set_hook(shared_stats_log_hook);
 	return 0;
 }
 
@@ -108,6 +155,33 @@ shared_stats_action_name(enum stats_action a)
 	return (unsigned)a < STATS_ACTION_COUNT ? stats_action_names[a] : "no action";
 }
 
+/* The bucket of graph `g` for time slot `start`, claimed if stale. */
+static struct graph_bucket *
+graph_bucket(struct shared_stats *s, const struct graph_def *g, int64_t start)
+{
+	struct graph_bucket *b = &s->graph[g->offset + (uint64_t)(start / g->step) % g->n];
+	int64_t old = atomic_load(&b->start);
+
+	if (old != start && old < start &&
+	    atomic_compare_exchange_strong(&b->start, &old, start)) {
+		for (int i = 0; i < STATS_ACTION_COUNT; i++)
+			atomic_store(&b->counts[i], 0);
+	}
+	return atomic_load(&b->start) == start ? b : NULL;
+}
+
+static void
+graph_count(struct shared_stats *s, int a, int64_t now)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(graph_defs); i++) {
+		const struct graph_def *g = &graph_defs[i];
+		struct graph_bucket *b = graph_bucket(s, g, now - now % g->step);
+
+		if (b != NULL)
+			atomic_fetch_add_explicit(&b->counts[a], 1, memory_order_relaxed);
+	}
+}
+
 void
 shared_stats_count_scan(const char *action, bool spam, double seconds)
 {
@@ -125,6 +199,8 @@ shared_stats_count_scan(const char *action, bool spam, double seconds)
 	slot = atomic_fetch_add_explicit(&s->times_cursor, 1, memory_order_relaxed);
 	atomic_store_explicit(&s->scan_times[slot % STATS_SCAN_TIMES], us + 1,
 	    memory_order_relaxed);
+	if (a >= 0)
+		graph_count(s, a, (int64_t)time(NULL));
 }
 
 void
@@ -187,6 +263,65 @@ shared_stats_reset(void)
 		atomic_store(&s->scan_times[i], 0);
 }
 
+/* {"since": ts, "day": [[start, c0..c5], ...], ...}: used buckets only. */
+static struct obj *
+graph_to_obj(struct shared_stats *s)
+{
+	struct obj *o = obj_new_object();
+
+	obj_object_set(o, "since", obj_new_int(atomic_load(&s->graph_since)));
+	for (size_t i = 0; i < ARRAY_SIZE(graph_defs); i++) {
+		const struct graph_def *g = &graph_defs[i];
+		struct obj *a = obj_new_array();
+
+		for (unsigned k = 0; k < g->n; k++) {
+			struct graph_bucket *b = &s->graph[g->offset + k];
+			struct obj *row;
+			int64_t start = atomic_load(&b->start);
+
+			if (start == 0)
+				continue;
+			row = obj_new_array();
+			obj_array_append(row, obj_new_int(start));
+			for (int c = 0; c < STATS_ACTION_COUNT; c++)
+				obj_array_append(row, obj_new_int((int64_t)atomic_load(&b->counts[c])));
+			obj_array_append(a, row);
+		}
+		obj_object_set(o, g->name, a);
+	}
+	return o;
+}
+
+/* Saved buckets into the region: a bucket still on its slot adds up. */
+static void
+graph_add_obj(struct shared_stats *s, const struct obj *o)
+{
+	int64_t since, start, v;
+
+	if (o == NULL)
+		return;
+	if (obj_get_int(obj_lookup(o, "since"), &since) == 0 && since > 0 &&
+	    since < atomic_load(&s->graph_since))
+		atomic_store(&s->graph_since, since);
+	for (size_t i = 0; i < ARRAY_SIZE(graph_defs); i++) {
+		const struct graph_def *g = &graph_defs[i];
+		const struct obj *it = NULL, *row;
+
+		while ((row = obj_iter_values(obj_lookup(o, g->name), &it)) != NULL) {
+			struct graph_bucket *b;
+
+			if (obj_get_int(obj_array_at(row, 0), &start) < 0 || start <= 0 ||
+			    start % g->step != 0)
+				continue;
+			b = graph_bucket(s, g, start);
+			for (int c = 0; b != NULL && c < STATS_ACTION_COUNT; c++) {
+				if (obj_get_int(obj_array_at(row, (size_t)c + 1), &v) == 0 && v > 0)
+					atomic_fetch_add(&b->counts[c], (uint64_t)v);
+			}
+		}
+	}
+}
+
 /* The persisted counters, by their /stat names. */
 static struct obj *
 stats_to_obj(const struct stats_snapshot *s)
@@ -203,6 +338,7 @@ stats_to_obj(const struct stats_snapshot *s)
 	obj_object_set(o, "connections", obj_new_int((int64_t)s->connections));
 	obj_object_set(o, "control_connections", obj_new_int((int64_t)s->control_connections));
 	obj_object_set(o, "scan_time_us", obj_new_int((int64_t)s->scan_time_us));
+	obj_object_set(o, "graph", graph_to_obj(stats()));
 	return o;
 }
 
@@ -277,6 +413,7 @@ stats_add_obj(struct shared_stats *s, const struct obj *o)
 	add_counter(&s->connections, o, "connections");
 	add_counter(&s->control_connections, o, "control_connections");
 	add_counter(&s->scan_time_us, o, "scan_time_us");
+	graph_add_obj(s, obj_lookup(o, "graph"));
 }
 
 /* The file into a heap buffer; NULL when missing, unreadable or too big. */
@@ -328,4 +465,115 @@ shared_stats_restore(const char *path)
 	obj_free(&o);
 	log_info("controller", NULL, "statistics counters restored from %s", path);
 	return 0;
+}
+
+static const struct graph_def *
+graph_find(const char *type)
+{
+	for (size_t i = 0; type != NULL && i < ARRAY_SIZE(graph_defs); i++) {
+		if (strcmp(type, graph_defs[i].name) == 0)
+			return &graph_defs[i];
+	}
+	return NULL;
+}
+
+/* Messages per minute in one bucket; the current one by its elapsed part. */
+static struct obj *
+graph_point(struct shared_stats *s, const struct graph_def *g, int64_t start,
+    int64_t now, int action)
+{
+	struct graph_bucket *b = &s->graph[g->offset + (uint64_t)(start / g->step) % g->n];
+	int64_t span = g->step;
+	uint64_t n = 0;
+
+	if (start + g->step <= atomic_load(&s->graph_since))
+		return obj_new_null();
+	if (atomic_load(&b->start) == start)
+		n = atomic_load(&b->counts[action]);
+	if (now >= start && now < start + g->step)
+		span = MAX(now - start, 60);
+	return obj_new_float((double)n * 60.0 / (double)span);
+}
+
+struct obj *
+shared_stats_graph(const char *type, int64_t now)
+{
+	const struct graph_def *g = graph_find(type);
+	struct shared_stats *s = stats();
+	struct obj *all;
+	int64_t last;
+
+	if (g == NULL)
+		return NULL;
+	all = obj_new_array();
+	last = now - now % g->step;
+	for (int a = 0; a < STATS_ACTION_COUNT; a++) {
+		struct obj *series = obj_new_array();
+
+		for (int64_t k = (int64_t)g->n - 1; k >= 0; k--) {
+			int64_t start = last - k * g->step;
+			struct obj *pt = obj_new_object();
+
+			obj_object_set(pt, "x", obj_new_int(start));
+			obj_object_set(pt, "y", graph_point(s, g, start, now, a));
+			obj_array_append(series, pt);
+		}
+		obj_array_append(all, series);
+	}
+	return all;
+}
+
+void
+shared_stats_log_hook(enum log_level level, const char *process, const char *component,
+    const char *id, const char *msg)
+{
+	struct shared_stats *s = stats();
+	uint64_t seq = atomic_fetch_add(&s->errors_cursor, 1) + 1;
+	struct error_slot *e = &s->errors[(seq - 1) % STATS_ERRORS_MAX];
+	struct timespec ts;
+
+	UNUSED(level);
+	atomic_store(&e->seq, 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e->ts = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	e->pid = (int)getpid();
+	str_lcpy(e->type, process != NULL ? process : "", sizeof(e->type));
+	str_lcpy(e->module, component != NULL ? component : "", sizeof(e->module));
+	str_lcpy(e->id, id != NULL ? id : "", sizeof(e->id));
+	str_lcpy(e->message, msg != NULL ? msg : "", sizeof(e->message));
+	atomic_store(&e->seq, seq);
+}
+
+struct obj *
+shared_stats_errors(void)
+{
+	struct shared_stats *s = stats();
+	uint64_t cursor = atomic_load(&s->errors_cursor);
+	uint64_t first = cursor > STATS_ERRORS_MAX ? cursor - STATS_ERRORS_MAX + 1 : 1;
+	struct obj *a = obj_new_array();
+
+	for (uint64_t seq = first; seq <= cursor; seq++) {
+		struct error_slot *e = &s->errors[(seq - 1) % STATS_ERRORS_MAX];
+		struct error_slot copy;
+		struct obj *o;
+
+		if (atomic_load(&e->seq) != seq)
+			continue;
+		memcpy(&copy, e, sizeof(copy));
+		if (atomic_load(&e->seq) != seq)
+			continue;
+		copy.type[sizeof(copy.type) - 1] = '\0';
+		copy.module[sizeof(copy.module) - 1] = '\0';
+		copy.id[sizeof(copy.id) - 1] = '\0';
+		copy.message[sizeof(copy.message) - 1] = '\0';
+		o = obj_new_object();
+		obj_object_set(o, "ts", obj_new_float(copy.ts));
+		obj_object_set(o, "pid", obj_new_int(copy.pid));
+		obj_object_set(o, "type", obj_new_string(copy.type));
+		obj_object_set(o, "id", obj_new_string(copy.id));
+		obj_object_set(o, "module", obj_new_string(copy.module));
+		obj_object_set(o, "message", obj_new_string(copy.message));
+		obj_array_append(a, o);
+	}
+	return a;
 }

@@ -78,4 +78,29 @@ void shared_stats_reset(void);
 int shared_stats_save(const char *path);
 int shared_stats_restore(const char *path);
 
+/*
+ * Throughput over time for /graph: per action, round-robin buckets of
+ * fixed width ("day": 288 x 5 min, "week": 336 x 30 min, "month":
+ * 372 x 2 h, "year": 366 x 1 day), filled by shared_stats_count_scan and
+ * persisted with the counters. Returns the spec's array of 6 series (in
+ * enum stats_action order), each an array of {"x": unix_ts, "y": messages
+ * per minute or null before the first data}, oldest first; NULL for an
+ * unknown type. Caller frees.
+ */
+struct obj;
+struct obj *shared_stats_graph(const char *type, int64_t now);
+
+/*
+ * Recent warnings and errors of every process (a ring of
+ * STATS_ERRORS_MAX log lines, fed by a log hook the supervisor installs
+ * with shared_stats_create), for /errors: an array of {"ts", "pid",
+ * "type", "id", "module", "message"}, oldest first. Not persisted.
+ */
+#define STATS_ERRORS_MAX 64
+struct obj *shared_stats_errors(void);
+/* The log hook itself (exposed for tests). */
+#include "log/log.h"
+void shared_stats_log_hook(enum log_level level, const char *process,
+    const char *component, const char *id, const char *msg);
+
 #endif

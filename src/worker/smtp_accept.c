@@ -31,6 +31,7 @@
 #include "scan/actions.h"
 #include "scan/milter_headers.h"
 #include "scan/task.h"
+#include "worker/history.h"
 #include "worker/shared_stats.h"
 #include "worker/smtp_worker.h"
 #include "worker/worker.h"
@@ -339,6 +340,7 @@ scan_done(struct scan_task *task, void *ud)
 	struct smtp_reply r = { 250, "2.0.0", text };
 
 	shared_stats_count_scan(action, action_is_spam(action), task->time_real);
+	history_add(task);
 	scan_task_log(task);
 	if (strcmp(action, "reject") == 0) {
 		r = (struct smtp_reply){ 550, "5.7.1",

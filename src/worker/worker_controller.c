@@ -3,9 +3,13 @@
  * of the management API to its handlers, behind the access level each
  * endpoint needs (spec/controller.md sections 1 and 2).
  *
- * Implemented: /ping, /auth, /stat, /statreset, /learnspam, /learnham and
+ * Implemented: /ping, /auth, /stat, /statreset, /learnspam, /learnham,
  * the scan commands (rspamc sends `symbols` to 11334 when the host is
- * local). Other paths answer 404. Every reply carries
+ * local), /queue, and the web UI's /graph, /pie, /history,
+ * /historyreset, /errors, /neighbours, /symbols, /actions, /saveactions,
+ * /savesymbols, /maps, /getmap and /savemap (controller_ui.c,
+ * controller_maps.c). Cross-site requests are refused before the
+ * password check (controller_csrf.c). Other paths answer 404. Every reply carries
  * `Cache-Control: no-store`, as Rspamd's controller does. Each request is
  * counted as a control connection in the shared statistics, which the
  * controller also keeps across restarts in <dbdir>/stats.ucl (restored at
@@ -20,6 +24,7 @@
 #include "http/http_server.h"
 #include "log/log.h"
 #include "worker/controller_internal.h"
+#include "worker/history.h"
 #include "worker/scan_http.h"
 #include "worker/shared_stats.h"
 #include "worker/worker.h"
@@ -41,20 +46,37 @@ enum ctrl_endpoint {
 	CTRL_EP_LEARNHAM,
 	CTRL_EP_QUEUE,
 	CTRL_EP_SCAN,
+	CTRL_EP_SIMPLE,     /* answered by the route's fn */
 };
+
+typedef void ctrl_fn(struct controller *c, struct http_request *req);
 
 static const struct {
 	const char *path;
 	enum ctrl_endpoint ep;
 	enum ctrl_access need;
+	ctrl_fn *fn;
 } ctrl_routes[] = {
-	{ "ping", CTRL_EP_PING, CTRL_ACCESS_NONE },
-	{ "auth", CTRL_EP_AUTH, CTRL_ACCESS_READ },
-	{ "stat", CTRL_EP_STAT, CTRL_ACCESS_READ },
-	{ "statreset", CTRL_EP_STATRESET, CTRL_ACCESS_PRIV },
-	{ "learnspam", CTRL_EP_LEARNSPAM, CTRL_ACCESS_PRIV },
-	{ "learnham", CTRL_EP_LEARNHAM, CTRL_ACCESS_PRIV },
-	{ "queue", CTRL_EP_QUEUE, CTRL_ACCESS_READ }, /* POSTs: PRIV, checked there */
+	{ "ping", CTRL_EP_PING, CTRL_ACCESS_NONE, NULL },
+	{ "auth", CTRL_EP_AUTH, CTRL_ACCESS_READ, NULL },
+	{ "stat", CTRL_EP_STAT, CTRL_ACCESS_READ, NULL },
+	{ "statreset", CTRL_EP_STATRESET, CTRL_ACCESS_PRIV, NULL },
+	{ "learnspam", CTRL_EP_LEARNSPAM, CTRL_ACCESS_PRIV, NULL },
+	{ "learnham", CTRL_EP_LEARNHAM, CTRL_ACCESS_PRIV, NULL },
+	{ "queue", CTRL_EP_QUEUE, CTRL_ACCESS_READ, NULL }, /* POSTs: PRIV, checked there */
+	{ "graph", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_graph },
+	{ "pie", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_pie },
+	{ "history", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_history },
+	{ "historyreset", CTRL_EP_SIMPLE, CTRL_ACCESS_PRIV, controller_history_reset },
+	{ "errors", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_errors },
+	{ "neighbours", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_neighbours },
+	{ "symbols", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_symbols },
+	{ "actions", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_actions },
+	{ "saveactions", CTRL_EP_SIMPLE, CTRL_ACCESS_PRIV, controller_saveactions },
+	{ "savesymbols", CTRL_EP_SIMPLE, CTRL_ACCESS_PRIV, controller_savesymbols },
+	{ "maps", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_maps },
+	{ "getmap", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_getmap },
+	{ "savemap", CTRL_EP_SIMPLE, CTRL_ACCESS_PRIV, controller_savemap },
 };
 
 static const struct http_header ctrl_headers[] = {
@@ -85,7 +107,7 @@ controller_reply_error(struct http_request *req, int status, const char *message
 
 /* The first path segment, without a leading '/' or a query. */
 static enum ctrl_endpoint
-route(struct str path, enum ctrl_access *need_r)
+route(struct str path, enum ctrl_access *need_r, ctrl_fn **fn_r)
 {
 	ptrdiff_t end;
 
@@ -99,6 +121,7 @@ route(struct str path, enum ctrl_access *need_r)
 	for (size_t i = 0; i < ARRAY_SIZE(ctrl_routes); i++) {
 		if (str_case_eq_cstr(path, ctrl_routes[i].path)) {
 			*need_r = ctrl_routes[i].need;
+			*fn_r = ctrl_routes[i].fn;
 			return ctrl_routes[i].ep;
 		}
 	}
@@ -111,7 +134,8 @@ controller_handler(struct http_request *req, void *ud)
 {
 	struct controller *c = ud;
 	enum ctrl_access need;
-	enum ctrl_endpoint ep = route(req->msg->path, &need);
+	ctrl_fn *fn = NULL;
+	enum ctrl_endpoint ep = route(req->msg->path, &need, &fn);
 	enum scan_cmd cmd = scan_cmd_parse(req->msg->path);
 	enum ctrl_auth auth;
 
@@ -123,12 +147,19 @@ controller_handler(struct http_request *req, void *ud)
 		    ARRAY_SIZE(ctrl_headers), "Not found", 9);
 		return;
 	}
+	/* /queue's POSTs change the queue: refuse forms there as on PRIV paths. */
+	if (controller_csrf_check(req, ep == CTRL_EP_QUEUE &&
+	    str_case_eq_cstr(req->msg->method, "POST") ? CTRL_ACCESS_PRIV : need) < 0)
+		return;
 	auth = controller_authorize(c, req, need);
 	if (auth != CTRL_AUTH_OK && auth != CTRL_AUTH_OK_READ_ONLY) {
 		controller_auth_refuse(c, req, auth);
 		return;
 	}
 	switch (ep) {
+	case CTRL_EP_SIMPLE:
+		fn(c, req);
+		break;
 	case CTRL_EP_PING:
 		http_reply(req, 200, "OK", "text/plain", ctrl_headers, ARRAY_SIZE(ctrl_headers),
 		    "pong\r\n", 6);
@@ -185,6 +216,7 @@ worker_controller_run(struct worker_ctx *ctx)
 	if (ctx->cfg->dbdir != NULL &&
 	    str_format(stats_path, sizeof(stats_path), "%s/stats.ucl", ctx->cfg->dbdir) >= 0) {
 		shared_stats_restore(stats_path);
+		(void)history_open(ctx->cfg);
 		ev_timer_init(&save_timer, stats_save_tick, CTRL_STATS_SAVE_INTERVAL,
 		    CTRL_STATS_SAVE_INTERVAL);
 		save_timer.data = stats_path;

@@ -24,6 +24,7 @@
 #include "scan/reply.h"
 #include "scan/task.h"
 #include "worker/scan_http.h"
+#include "worker/history.h"
 #include "worker/shared_stats.h"
 #include "worker/worker.h"
 
@@ -63,6 +64,7 @@ task_done(struct scan_task *task, void *ud)
 	struct obj *reply;
 
 	shared_stats_count_scan(task->action, action_is_spam(task->action), task->time_real);
+	history_add(task);
 	scan_task_log(task);
 	reply = scan_reply_v2(task, &opts);
 	milter_session_scan_done(ps->s, reply);
