@@ -156,7 +156,7 @@ def receiver_daemon(tmp, dns_address, port):
     d = Daemon(tmp, extra_local=local, mail=True)
     d.smtp_port = port
     d.write_local("worker-smtp.inc", 'bind_socket = "127.0.0.2:%d";\n' % port)
-    for domain in ("example.net", "fallback.example"):
+    for domain in ("example.net", "fallback.example", "amx.example"):
         rspamadm(d, "domain", "add", domain)
         add_user(d, "bob@" + domain, PASSWORD)
     return d
@@ -209,7 +209,10 @@ def world(tmp_path_factory):
                 ".sub.example smtp:[127.0.0.3]:%d\n"
                 "deaddest.example smtp:[127.0.0.9]:%d\n"
                 "secure.example smtp:[127.0.0.3]:%d\n"
-                % (w.rport, w.rport, w.rport, w.fake.port, w.fake.port, w.rport, w.fake.port))
+                "amx.example smtp:amx.example:%d\n"
+                "nxdomain.example smtp:nxdomain.example:%d\n"
+                % (w.rport, w.rport, w.rport, w.fake.port, w.fake.port, w.rport, w.fake.port,
+                   w.rport, w.rport))
     policy = os.path.join(str(tmp), "tls_policy")
     with open(policy, "w") as f:
         f.write("secure.example encrypt\n")
@@ -227,6 +230,7 @@ def world(tmp_path_factory):
         "fallback.example. MX 10 mx.example.net.\n"
         "dead.fallback.example. A 127.0.0.9\n"
         "nullmx.example. MX 0 .\n"
+        "amx.example. A 127.0.0.2\n"
         "dkim._domainkey.example.org. TXT %s\n" % txt)
     w.receiver.start()
     w.sender.start()
@@ -345,6 +349,29 @@ def test_null_mx_bounces_556(world):
     assert bounce is not None, world.sender.log()[-3000:]
     _, status = parse_dsn(bounce)
     assert "Status: 5.1.10" in status, status
+
+
+def test_no_mx_falls_back_to_address_record(world):
+    mid = relay(world, ["bob@amx.example"], "No MX")
+    assert find_mail(world.receiver, "bob@amx.example", mid) is not None, \
+        world.sender.log()[-3000:]
+
+
+def test_nxdomain_bounces(world):
+    mid = relay(world, ["who@nxdomain.example"], "No such domain")
+    bounce = find_mail(world.sender, "alice@example.org", mid)
+    assert bounce is not None, world.sender.log()[-3000:]
+    _, status = parse_dsn(bounce)
+    assert "Status: 5.4.4" in status, status
+
+
+def test_connection_reused_for_following_messages(world):
+    before = world.fake.connections
+    mids = []
+    for i in range(3):
+        mids.append(relay(world, ["reuse%d@fake.example" % i], "Reuse %d" % i))
+        assert world.fake.wait(lambda m: mids[-1].encode() in m[2])
+    assert world.fake.connections - before <= 2, world.fake.connections - before
 
 
 def test_relayhost_and_subdomain_routes(world):
