@@ -13,6 +13,7 @@ setup:
 build: setup
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
+	@./scripts/build-ui.sh
 
 run: build
 	BUILD=$(BUILD) ./scripts/dev-run.sh

@@ -24,6 +24,7 @@
 #include "http/http_server.h"
 #include "log/log.h"
 #include "worker/controller_internal.h"
+#include "worker/controller_static.h"
 #include "worker/history.h"
 #include "worker/scan_http.h"
 #include "worker/shared_stats.h"
@@ -143,6 +144,8 @@ controller_handler(struct http_request *req, void *ud)
 	if (ep == CTRL_EP_UNKNOWN && (cmd == SCAN_CMD_CHECKV2 || cmd == SCAN_CMD_CHECKV1))
 		ep = CTRL_EP_SCAN;
 	if (ep == CTRL_EP_UNKNOWN) {
+		if (controller_static_serve(req))
+			return; /* the web UI: no password needed */
 		http_reply(req, 404, "Not found", "text/plain", ctrl_headers,
 		    ARRAY_SIZE(ctrl_headers), "Not found", 9);
 		return;
@@ -205,6 +208,7 @@ worker_controller_run(struct worker_ctx *ctx)
 	c.ctx = ctx;
 	controller_auth_init(&c);
 	controller_config_id(&c);
+	controller_static_init(ctx);
 	worker_http_settings(ctx, &s, "controller");
 	c.srv = http_server_new(ctx->loop, ctx->fds, ctx->n_fds, &s, controller_handler, &c);
 	if (c.srv == NULL) {
