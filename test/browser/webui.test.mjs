@@ -80,8 +80,10 @@ async function text(page, sel) {
 }
 
 const tests = [];
-function test(name, fn) {
-	tests.push({ name, fn });
+// `explicit` tests need a daemon set up for them and run only when
+// WEBUI_ONLY names them.
+function test(name, fn, explicit = false) {
+	tests.push({ name, fn, explicit });
 }
 
 test('login_wrong_password', async (page) => {
@@ -275,6 +277,49 @@ test('queue_page_loads', async (page) => {
 	await shot(page, 'queue');
 });
 
+test('symbol_weight_edit', async (page) => {
+	await go(page, 'symbols');
+	const input = await waitFor(() => page.$('#symbols-table input.weight[data-symbol="MISSING_XM_UA"]'),
+		'the MISSING_XM_UA row');
+	await page.fill('#sym-filter', 'MISSING_XM');
+	assert(await page.isVisible('#symbols-table tr[data-symbol="MISSING_XM_UA"]'), 'filter hid the row');
+	await shot(page, 'symbols');
+	const orig = await input.inputValue();
+	await input.fill('0.42');
+	await page.click('#sym-save');
+	const weight = async () => {
+		for (const g of (await api('/symbols')).data)
+			for (const r of g.rules)
+				if (r.symbol === 'MISSING_XM_UA')
+					return r.weight;
+		return null;
+	};
+	await waitFor(async () => Math.abs(await weight() - 0.42) < 1e-9, 'the new weight in /symbols');
+	await api('/savesymbols', { method: 'POST', body: JSON.stringify([{ name: 'MISSING_XM_UA', value: Number(orig) }]) });
+});
+
+// The mail queue page against a daemon with the mail core and queued mail:
+// WEBUI_QUEUE_IDS = "<incoming id>,<incoming id>,<deferred id>".
+test('queue_actions', async (page) => {
+	const [holdId, deleteId, deferredId] = process.env.WEBUI_QUEUE_IDS.split(',');
+	const queueOf = async (id) => ((await api('/queue')).data.find((m) => m.queue_id === id) || {}).queue_name;
+	const rowQueue = (id) => text(page, `#queue-table tr[data-id="${id}"] td:nth-child(2)`);
+	await go(page, 'queue');
+	await page.waitForSelector(`#queue-table tr[data-id="${deferredId}"]`);
+	await shot(page, 'queue-mail');
+	await page.click(`#queue-table tr[data-id="${holdId}"] button[data-op="hold"]`);
+	await waitFor(async () => await rowQueue(holdId) === 'hold', 'the held message on the page');
+	assert(await queueOf(holdId) === 'hold', 'not held in the spool');
+	await page.click(`#queue-table tr[data-id="${holdId}"] button[data-op="release"]`);
+	await waitFor(async () => await rowQueue(holdId) === 'incoming', 'the released message on the page');
+	await page.click(`#queue-table tr[data-id="${deleteId}"] button[data-op="delete"]`);
+	await waitFor(async () => !(await page.$(`#queue-table tr[data-id="${deleteId}"]`)), 'the deleted row to go');
+	assert(await queueOf(deleteId) === undefined, 'still in the queue');
+	await page.click('#queue-flush');
+	await waitFor(async () => await rowQueue(deferredId) === 'incoming', 'the flushed message in incoming');
+	await shot(page, 'queue-mail-after');
+}, true);
+
 test('phone_sized_screen', async (page, browser) => {
 	const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true });
 	const p = await ctx.newPage();
@@ -305,7 +350,7 @@ async function main() {
 	const results = {};
 	let failed = 0;
 	for (const t of tests) {
-		if (ONLY.length && !ONLY.includes(t.name))
+		if (ONLY.length ? !ONLY.includes(t.name) : t.explicit)
 			continue;
 		const t0 = Date.now();
 		try {

@@ -18,11 +18,14 @@ import http.client
 import json
 import os
 import shutil
+import smtplib
 import subprocess
 
 import pytest
 
 from conftest import REPO, Daemon, corpus_files
+from dnszone import DnsZone
+from mailcore import mail_daemon, message
 
 PASSWORD = "webui-pass"
 BROWSER_DIR = os.path.join(REPO, "test", "browser")
@@ -41,6 +44,7 @@ TESTS = [
     "add_header_threshold_changes_action",
     "map_edit_takes_effect",
     "queue_page_loads",
+    "symbol_weight_edit",
     "phone_sized_screen",
 ]
 
@@ -50,6 +54,7 @@ NEEDS = {
     "history_shows_scan_and_symbols": ["/history"],
     "add_header_threshold_changes_action": ["/actions"],
     "map_edit_takes_effect": ["/maps"],
+    "symbol_weight_edit": ["/symbols"],
 }
 
 
@@ -113,8 +118,7 @@ def webui(ctl):
     results_path = os.path.join(ARTIFACTS, "results.json")
     if os.path.exists(results_path):
         os.unlink(results_path)
-    run = subprocess.run(["node", os.path.join(BROWSER_DIR, "webui.test.mjs")], env=env,
-                         cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600)
+    run = run_browser(env)
     missing = {t: [p for p in NEEDS.get(t, []) if endpoint_missing(d, p)] for t in TESTS}
     if not os.path.exists(results_path):
         pytest.fail(f"the browser script crashed (exit {run.returncode}):\n"
@@ -122,6 +126,11 @@ def webui(ctl):
     with open(results_path) as f:
         results = json.load(f)
     yield results, missing, run
+
+
+def run_browser(env):
+    return subprocess.run(["node", os.path.join(BROWSER_DIR, "webui.test.mjs")], env=env,
+                          cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600)
 
 
 def endpoint_missing(d, path):
@@ -218,3 +227,49 @@ def test_static_symlink_out_of_root_refused(ctl, tmp_path):
         assert (r.status, body) == (404, b"Not found")
     finally:
         d.stop()
+
+
+def test_browser_mail_queue(tmp_path):
+    """The queue page with the mail core running: hold, release, delete and
+    flush on real spool entries (the queue manager is off, so messages stay
+    where the test puts them)."""
+    why = browser_prerequisites()
+    if why is not None:
+        pytest.skip(why)
+    zone = DnsZone("")
+    d = mail_daemon(tmp_path / "mq", zone.address, extra_local={
+        "mta.conf": 'myhostname = "mx.test.example";\nmynetworks = "127.0.0.0/8";\n',
+        "worker-qmgr.inc": "enabled = false;\n",
+    })
+    d.write_local("worker-controller.inc",
+                  f'bind_socket = "127.0.0.1:{d.controller_port}";\n'
+                  f'secure_ip = "10.99.99.99";\npassword = "{PASSWORD}";\n'
+                  f'static_dir = "{os.path.join(REPO, "interface")}";\n')
+    d.start()
+    try:
+        incoming = os.path.join(d.state, "spool", "incoming")
+        for i in range(3):
+            with smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=30) as s:
+                s.sendmail("alice@example.org", ["carol@remote.example"],
+                           message(subject=f"webui queue {i}", to="carol@remote.example"))
+        ids = sorted(os.listdir(incoming))
+        assert len(ids) == 3, ids
+        deferred = os.path.join(d.state, "spool", "deferred")
+        os.makedirs(deferred, exist_ok=True)
+        os.rename(os.path.join(incoming, ids[2]), os.path.join(deferred, ids[2]))
+        art = os.path.join(ARTIFACTS, "mail-queue")
+        env = dict(os.environ,
+                   WEBUI_URL=f"http://127.0.0.1:{d.controller_port}",
+                   WEBUI_PASSWORD=PASSWORD,
+                   WEBUI_QUEUE_IDS=",".join(ids),
+                   WEBUI_ONLY="login_right_password,queue_actions",
+                   WEBUI_ARTIFACTS=art,
+                   CHROMIUM=CHROMIUM)
+        run = run_browser(env)
+        assert run.returncode == 0, run.stdout + run.stderr
+        with open(os.path.join(art, "results.json")) as f:
+            results = json.load(f)
+        assert results["queue_actions"]["ok"] and results["_page_errors"] == [], results
+    finally:
+        d.stop()
+        zone.stop()
