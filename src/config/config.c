@@ -125,7 +125,8 @@ setup_paths(struct config *cfg, const char *state_dir, struct ucl_vars *vars)
 	cfg->rulesdir = path_var(vars, "RULESDIR", join(share, "rules"));
 	cfg->lualibdir = path_var(vars, "LUALIBDIR", join(share, "lualib"));
 	free(path_var(vars, "PLUGINSDIR", join(share, "plugins")));
-	free(path_var(vars, "WWWDIR", join(share, "www")));
+	/* the web UI: interface/ in a checkout and in the shared dir */
+	free(path_var(vars, "WWWDIR", join(share, "interface")));
 	free(share);
 }
 
