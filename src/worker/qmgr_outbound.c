@@ -45,6 +45,8 @@
 
 /* A connection with nothing to send waits this long for more work. */
 #define OB_IDLE_LINGER 2.0
+/* Finished files removed with one directory fsync, at most this many. */
+#define OB_COMMIT_BATCH 64
 /* Never more messages open at once than this share of the fd limit. */
 #define OB_FD_RESERVE 64
 
@@ -172,6 +174,10 @@ msg_done(struct ob_msg *m)
 		m->next->prev = m->prev;
 	free(m);
 	ob->n_msgs--;
+	/* Idle watchers wait for a quiet loop: under steady load a full
+	 * batch is committed at once instead. */
+	if (ob->batch.n_done >= OB_COMMIT_BATCH)
+		qmgr_batch_commit(ob->q, &ob->batch);
 	ev_idle_start(ob->loop, &ob->commit);
 }
 
@@ -276,6 +282,16 @@ dest_push(struct ob_dest *d, struct ob_job *j)
  */
 static void conn_try_next(struct ob_conn *k);
 
+static bool
+ascii_only(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	}
+	return true;
+}
+
 static void
 conn_send(struct ob_conn *k, struct ob_job *j)
 {
@@ -294,7 +310,12 @@ conn_send(struct ob_conn *k, struct ob_job *j)
 	sm->fd = msg->fd;
 	sm->fd_offset = msg->body_offset;
 	sm->fd_len = (size_t)msg->body_len;
+	/* The body is not scanned for 8-bit bytes here: announcing
+	 * 8BITMIME costs nothing when the peer has it. */
 	sm->body_8bit = true;
+	sm->smtputf8 = !ascii_only(sm->mail_from);
+	for (size_t i = 0; i < j->n; i++)
+		sm->smtputf8 |= !ascii_only(k->rcpts[i]);
 	if (smtp_client_send(k->c, sm) < 0) {
 		k->job = NULL;
 		job_fail(j, "451 4.3.0 internal error: the SMTP client refused the message");
