@@ -47,6 +47,7 @@ class FakeSmtp:
         self.temp_seen = {}
         self.messages = []
         self.connections = 0
+        self.active = self.max_active = 0   # sessions open now / at most
         self.lock = threading.Lock()
         owner = self
 
@@ -54,10 +55,15 @@ class FakeSmtp:
             def handle(self):
                 with owner.lock:
                     owner.connections += 1
+                    owner.active += 1
+                    owner.max_active = max(owner.max_active, owner.active)
                 try:
                     owner.session(self.rfile, self.wfile)
                 except OSError:
                     pass  # the client went away (the crash test kills it)
+                finally:
+                    with owner.lock:
+                        owner.active -= 1
 
         class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             allow_reuse_address = True
