@@ -12,6 +12,10 @@
  * delivered on the next loop iteration. conn_free() from inside the
  * callback is deferred until the callback returns.
  *
+ * Buffers grow on demand (reads start small and double only when a read
+ * filled the room there was) and are freed when emptied, so an idle
+ * connection holds no buffer memory.
+ *
  * Closing after an error reply: conn_close_after_drain() half-closes
  * (SHUT_WR) and then keeps reading and discarding for a short while, so
  * that unread client bytes (the rest of a rejected body) do not make the
@@ -52,6 +56,8 @@
 
 #define CONN_DEFAULT_MAX_INPUT (1024 * 1024)
 #define CONN_READ_CHUNK (64 * 1024)
+/* First read size; buffers grow from here and are freed when emptied. */
+#define CONN_READ_MIN 2048
 #define CONN_LINGER_SECONDS 2.0
 #define CONN_LINGER_MAX_BYTES (1024 * 1024)
 /* Per SSL_write() call; keeps lengths within int and retries monotone. */
@@ -317,7 +323,7 @@ static ssize_t
 read_some(struct conn *c)
 {
 	char scratch[4096];
-	size_t room;
+	size_t room, want;
 	ssize_t n;
 
 	if (c->lingering) {
@@ -326,9 +332,16 @@ read_some(struct conn *c)
 			c->linger_bytes += (size_t)n;
 		return n;
 	}
+	/* Read into the room there is; the buffer doubles only when a read
+	 * filled it, so an idle connection holds a few KB, not a chunk. */
+	want = c->in.cap > c->in.len + 1 ? c->in.cap - c->in.len - 1 : 0;
+	if (want < CONN_READ_MIN)
+		want = CONN_READ_MIN;
+	if (want > CONN_READ_CHUNK)
+		want = CONN_READ_CHUNK;
 	room = c->s.max_input - c->in.len;
-	if (room > CONN_READ_CHUNK)
-		room = CONN_READ_CHUNK;
+	if (room > want)
+		room = want;
 	if (buf_reserve(&c->in, room) < 0)
 		return -1;
 	n = xport_read(c, c->in.data + c->in.len, room);
@@ -422,6 +435,11 @@ read_step(struct conn *c)
 	}
 	if (got && !emit(c, CONN_EV_DATA_IN))
 		return false;
+	/* All consumed: give the memory back (thousands of idle clients). */
+	if (c->in.len == 0 && c->in.cap > 0) {
+		buf_deinit(&c->in);
+		buf_init(&c->in, c->s.max_input);
+	}
 	if (c->in.len >= c->s.max_input && read_active(c)) {
 		/* The owner consumed nothing from a full buffer. */
 		c->failed = true;
@@ -464,7 +482,9 @@ flush_out(struct conn *c)
 		return -1;
 	}
 	if (c->out_pos == c->out.len) {
-		buf_reset(&c->out);
+		/* Sent: freed rather than kept, idle connections hold nothing. */
+		buf_deinit(&c->out);
+		buf_init(&c->out, c->s.max_output);
 		c->out_pos = 0;
 	}
 	return 1;

@@ -61,6 +61,7 @@ imap_cmd_logout(struct imap_session *s, const char *tag, const struct imap_arg *
 	s->closing = true;
 	s->state = IMAP_STATE_LOGOUT;
 	imap_unselect(s);
+	imap_flush(s);
 	conn_close_after_drain(s->conn);
 }
 
@@ -92,6 +93,8 @@ imap_cmd_starttls(struct imap_session *s, const char *tag, const struct imap_arg
 		return;
 	}
 	imap_tagged(s, tag, "OK", "Begin TLS negotiation now");
+	/* Queued before the handshake starts: it goes out in plaintext. */
+	imap_flush(s);
 	/* Pipelined plaintext after STARTTLS is dropped by conn_tls_accept
 	 * and by the reader reset (RFC 3501 6.2.1). */
 	imap_reader_reset(s->reader);

@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/pool.h"
 #include "core/str.h"
+#include "event/conn.h"
 #include "imap/imap_fetch.h"
 #include "imap/imap_internal.h"
 #include "imap/imap_search.h"
@@ -27,8 +28,10 @@
 #include "store/mailbox.h"
 #include "store/maildir.h"
 
-/* Messages of one FETCH response kept in the output before it is sent. */
-#define IMAP_FETCH_FLUSH (256 * 1024)
+/* FETCH output collected before it is handed to the connection. */
+#define IMAP_FETCH_FLUSH (64 * 1024)
+/* Output queued on the connection at which a FETCH pauses until drained. */
+#define IMAP_FETCH_HIGHWATER (256 * 1024)
 
 /*
  * The seqs (ascending) a sequence set or UID set names in the view; BAD
@@ -329,37 +332,61 @@ fetch_one(struct imap_session *s, const struct imap_fetch_items *items, uint32_t
 	return rc;
 }
 
+/*
+ * A FETCH in progress. Messages are rendered while the connection has
+ * less than IMAP_FETCH_HIGHWATER queued; past that the command pauses
+ * (no further input is processed) and goes on at CONN_EV_DRAINED, so
+ * "FETCH 1:* BODY[]" on a big folder holds about one window of output,
+ * not the folder. Lives in the command pool, which stays until the next
+ * command, and that waits for this one.
+ */
+struct imap_fetch_job {
+	const char *tag;
+	struct imap_fetch_items items;
+	uint32_t *seqs;
+	size_t n, next;
+	bool failed;
+};
+
+bool
+imap_fetch_resume(struct imap_session *s)
+{
+	struct imap_fetch_job *j = s->fetch;
+
+	for (;;) {
+		if (s->out.len >= IMAP_FETCH_FLUSH) {
+			imap_flush(s);
+			if (s->conn != NULL && conn_output_pending(s->conn) >= IMAP_FETCH_HIGHWATER)
+				return false;
+		}
+		if (j->next == j->n)
+			break;
+		if (fetch_one(s, &j->items, j->seqs[j->next++], &s->out) < 0)
+			j->failed = true;
+	}
+	s->fetch = NULL;
+	if (j->failed)
+		imap_tagged(s, j->tag, "NO", "Some messages could not be fetched");
+	else
+		imap_tagged(s, j->tag, "OK", "FETCH completed");
+	return true;
+}
+
 void
 imap_cmd_fetch(struct imap_session *s, const char *tag, const struct imap_arg *args,
     size_t n, bool uid)
 {
-	struct imap_fetch_items items;
-	uint32_t *seqs;
-	size_t n_seqs;
+	struct imap_fetch_job *j = pool_alloc(s->pool, sizeof(*j));
 	const char *err;
-	struct buf out;
-	bool failed = false;
 
-	if (n != 2 || resolve_set(s, &args[0], uid, &seqs, &n_seqs, &err) < 0 ||
-	    imap_fetch_parse(s->pool, &args[1], uid, &items, &err) < 0) {
+	if (n != 2 || resolve_set(s, &args[0], uid, &j->seqs, &j->n, &err) < 0 ||
+	    imap_fetch_parse(s->pool, &args[1], uid, &j->items, &err) < 0) {
 		imap_bad(s, tag, n != 2 ? "FETCH needs a set and items" : err);
 		return;
 	}
-	buf_init(&out, 0);
-	for (size_t i = 0; i < n_seqs; i++) {
-		if (fetch_one(s, &items, seqs[i], &out) < 0)
-			failed = true;
-		if (out.len > IMAP_FETCH_FLUSH) {
-			imap_send(s, out.data, out.len);
-			buf_reset(&out);
-		}
-	}
-	imap_send(s, out.data, out.len);
-	buf_deinit(&out);
-	if (failed)
-		imap_tagged(s, tag, "NO", "Some messages could not be fetched");
-	else
-		imap_tagged(s, tag, "OK", "FETCH completed");
+	j->tag = pool_strdup(s->pool, tag);
+	s->fetch = j;
+	(void)imap_fetch_resume(s);
 }
 
 /* ----- SEARCH ----- */

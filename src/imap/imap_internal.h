@@ -11,13 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/common.h"
 #include "imap/imap_args.h"
 #include "imap/imap_session.h"
 #include "store/quota.h"
 
-struct buf;
 struct conn;
+struct imap_fetch_job;
 struct mailbox;
 struct pool;
 
@@ -59,7 +60,9 @@ struct imap_session {
 	unsigned bad_commands, preauth_commands;
 	char *pending_tag;           /* AUTHENTICATE, IDLE, LOGIN in progress */
 	char *user;
-	char root[4096];
+	char *root;                  /* the user's mailbox; set at login */
+	struct buf out;              /* this round's replies, one write */
+	struct imap_fetch_job *fetch; /* a FETCH waiting for the output */
 	bool has_quota;
 	struct quota_limit quota;
 	struct mailbox *mb;
@@ -72,8 +75,12 @@ typedef void imap_cmd_fn(struct imap_session *s, const char *tag,
 
 /* ----- imap_session.c ----- */
 
-/* Queue raw bytes / a formatted line (the caller adds CRLF) for the client. */
+/* Queue raw bytes / a formatted line (the caller adds CRLF) for the
+ * client. Replies collect in s->out and go out in one write with
+ * imap_flush() (end of an input round, a timer, a hook's answer): one
+ * segment per round, no Nagle/delayed-ACK stalls, fewer syscalls. */
 void imap_send(struct imap_session *s, const void *data, size_t len);
+void imap_flush(struct imap_session *s);
 /* A constant string (length from sizeof, so it cannot go stale). */
 #define imap_send_cstr(s, lit) imap_send((s), (lit), sizeof(lit) - 1)
 void imap_sendf(struct imap_session *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -113,6 +120,19 @@ void imap_start_auth(struct imap_session *s, const char *tag, const char *user,
     const char *password);
 /* Starts/stops IDLE. */
 void imap_idle_start(struct imap_session *s, const char *tag);
+
+/* imap_cmd_msg.c: renders more of a FETCH paused while its output
+ * drains; true when it completed (tagged reply queued, s->fetch NULL). */
+bool imap_fetch_resume(struct imap_session *s);
+
+/*
+ * store/mailbox.c: an IDLE session's folder drops its index copy and file
+ * names (mailbox_trim) and reads them back before it works on messages
+ * again (mailbox_untrim: 0, or -1 with *error_r). Declared here until
+ * store/mailbox.h (not owned by the IMAP code) takes them.
+ */
+void mailbox_trim(struct mailbox *mb);
+int mailbox_untrim(struct mailbox *mb, const char **error_r);
 
 /* ----- handlers ----- */
 

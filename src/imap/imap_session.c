@@ -15,6 +15,13 @@
  * synced and changes reported; during IDLE a timer polls every second
  * (mailbox_sync is a few stat calls when nothing changed).
  *
+ * Replies of one input round collect in s->out and go out in one write
+ * (imap_flush). An IDLE session drops what it does not need while it
+ * waits (the reader's and the command's memory, the folder's index copy
+ * and file names: mailbox_trim), so thousands of idle clients stay cheap.
+ * A big FETCH renders as the output drains (imap_fetch_resume) and holds
+ * the following commands until it is done.
+ *
  * Runs in the imap/imaps worker processes.
  */
 #include <errno.h>
@@ -40,6 +47,8 @@
 #define IMAP_POLL_DEFAULT 1.0
 #define IMAP_APPEND_MAX_DEFAULT (50 * 1024 * 1024)
 #define IMAP_INPUT_MAX (256 * 1024)
+/* Queued replies past this go to the connection at once (big FETCHes). */
+#define IMAP_OUT_FLUSH (32 * 1024)
 
 struct imap_command_def {
 	const char *name;
@@ -102,8 +111,20 @@ static void session_finish(struct imap_session *s);
 void
 imap_send(struct imap_session *s, const void *data, size_t len)
 {
-	if (s->conn != NULL && !s->peer_gone)
-		(void)conn_write(s->conn, data, len);
+	if (s->conn == NULL || s->peer_gone || len == 0)
+		return;
+	(void)buf_append(&s->out, data, len);
+	if (s->out.len >= IMAP_OUT_FLUSH)
+		imap_flush(s);
+}
+
+void
+imap_flush(struct imap_session *s)
+{
+	if (s->out.len > 0 && s->conn != NULL && !s->peer_gone)
+		(void)conn_write(s->conn, s->out.data, s->out.len);
+	/* Freed, not kept: an idle session holds no output memory. */
+	buf_deinit(&s->out);
 }
 
 static void imap_vsendf(struct imap_session *s, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
@@ -154,7 +175,9 @@ imap_bye(struct imap_session *s, const char *text)
 	imap_sendf(s, "* BYE %s\r\n", text);
 	s->closing = true;
 	s->state = IMAP_STATE_LOGOUT;
+	s->fetch = NULL; /* its pool-owned state is simply dropped */
 	ev_timer_stop(s->loop, &s->poll);
+	imap_flush(s);
 	if (s->conn != NULL)
 		conn_close_after_drain(s->conn);
 }
@@ -396,8 +419,12 @@ poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	UNUSED(loop);
 	UNUSED(revents);
-	if (s->mode == IMAP_MODE_IDLE)
-		(void)imap_report_changes(s);
+	if (s->mode != IMAP_MODE_IDLE)
+		return;
+	(void)imap_report_changes(s);
+	imap_flush(s);
+	if (s->mb != NULL && !s->closing)
+		mailbox_trim(s->mb);
 }
 
 void
@@ -412,16 +439,30 @@ imap_idle_start(struct imap_session *s, const char *tag)
 	(void)imap_report_changes(s);
 	ev_timer_set(&s->poll, iv, iv);
 	ev_timer_start(s->loop, &s->poll);
+	/* Thousands of sessions may sit here for hours: keep them small. The
+	 * reader is between commands (IDLE was the last one). */
+	imap_reader_reset(s->reader);
+	pool_free(&s->pool);
+	s->pool = pool_new(0);
+	if (s->mb != NULL && !s->closing)
+		mailbox_trim(s->mb);
 }
 
 static void
 idle_line(struct imap_session *s, const char *line)
 {
 	char *tag = s->pending_tag;
+	const char *err;
 
 	ev_timer_stop(s->loop, &s->poll);
 	s->pending_tag = NULL;
 	s->mode = IMAP_MODE_COMMAND;
+	if (s->mb != NULL && mailbox_untrim(s->mb, &err) < 0) {
+		log_warn("imap", s->id, "cannot reread the folder: %s", err);
+		free(tag);
+		imap_bye(s, "Mailbox unavailable, please reconnect");
+		return;
+	}
 	(void)imap_report_changes(s);
 	if (strcasecmp(line, "DONE") == 0)
 		imap_tagged(s, tag, "OK", "IDLE terminated");
@@ -449,12 +490,15 @@ imap_start_auth(struct imap_session *s, const char *tag, const char *user,
 static int
 set_user(struct imap_session *s, const char *user)
 {
+	char root[4096];
 	const char *err;
 
-	if (maildir_path_expand(s->set->mail_location, user, s->root, sizeof(s->root), &err) < 0) {
+	if (maildir_path_expand(s->set->mail_location, user, root, sizeof(root), &err) < 0) {
 		log_warn("imap", s->id, "no mailbox path for %s: %s", user, err);
 		return -1;
 	}
+	free(s->root);
+	s->root = xstrdup(root);
 	/* A user who never received mail still gets INBOX and the special
 	 * folders (Dovecot's autocreate), so APPEND to Sent or Drafts works. */
 	if (maildir_create(s->root, &err) < 0) {
@@ -500,7 +544,7 @@ imap_session_auth_done(struct imap_session *s, int result, const char *canonical
 	}
 	free(tag);
 	if (s->in_hook)
-		return;
+		return; /* the command loop around the hook flushes */
 	if (s->peer_gone) {
 		session_finish(s);
 		return;
@@ -659,15 +703,22 @@ process_input(struct imap_session *s)
 	s->processing = true;
 	in = conn_input(s->conn);
 	while (!s->closing && in->len > 0 && s->mode != IMAP_MODE_HOOK &&
-	    s->mode != IMAP_MODE_TLS) {
+	    s->mode != IMAP_MODE_TLS && s->fetch == NULL) {
 		if (!input_once(s, in))
 			break;
 	}
 	s->processing = false;
-	if (s->stopping && !s->closing && s->mode == IMAP_MODE_COMMAND)
+	if (s->stopping && !s->closing && s->mode == IMAP_MODE_COMMAND && s->fetch == NULL)
 		imap_bye(s, "Server shutting down");
-	if (s->conn != NULL && !s->closing && s->mode != IMAP_MODE_HOOK &&
-	    s->mode != IMAP_MODE_TLS && conn_read_paused(s->conn))
+	imap_flush(s);
+	if (s->conn == NULL || s->closing)
+		return;
+	/* A FETCH waiting for its output to drain: the next command waits
+	 * too, and unread input must not pile up meanwhile. */
+	if (s->fetch != NULL)
+		conn_pause_read(s->conn);
+	else if (s->mode != IMAP_MODE_HOOK && s->mode != IMAP_MODE_TLS &&
+	    conn_read_paused(s->conn))
 		conn_resume_read(s->conn);
 }
 
@@ -682,6 +733,7 @@ send_greeting(struct imap_session *s)
 	imap_capabilities(s, &b);
 	imap_sendf(s, "* OK [CAPABILITY %s] %s IMAP4rev1 ready\r\n", b.data, s->set->hostname);
 	buf_deinit(&b);
+	imap_flush(s);
 }
 
 static void
@@ -696,6 +748,8 @@ session_finish(struct imap_session *s)
 	pool_free(&s->pool);
 	free(s->pending_tag);
 	free(s->user);
+	free(s->root);
+	buf_deinit(&s->out);
 	free(s);
 }
 
@@ -710,6 +764,8 @@ conn_cb(struct conn *c, enum conn_event ev, void *ud)
 		process_input(s);
 		return;
 	case CONN_EV_DRAINED:
+		if (s->fetch != NULL && !s->closing && imap_fetch_resume(s))
+			process_input(s);
 		return;
 	case CONN_EV_TLS_READY:
 		s->tls = true;
@@ -756,6 +812,7 @@ imap_session_new(struct ev_loop *loop, int fd, const struct imap_settings *set,
 	(void)str_format(s->id, sizeof(s->id), "imap%ld.%u", (long)getpid(), ++imap_session_counter);
 	s->reader = imap_reader_new(&lim);
 	s->pool = pool_new(0);
+	buf_init(&s->out, 0);
 	ev_timer_init(&s->poll, poll_cb, 1.0, 1.0);
 	s->poll.data = s;
 	s->conn = conn_new(loop, fd, NULL, 0, &cs, conn_cb, s);
@@ -781,7 +838,9 @@ void
 imap_session_shutdown(struct imap_session *s)
 {
 	s->stopping = true;
-	if (!s->closing && (s->mode == IMAP_MODE_COMMAND || s->mode == IMAP_MODE_IDLE))
+	/* A FETCH still rendering says BYE when it is done (process_input). */
+	if (!s->closing && s->fetch == NULL &&
+	    (s->mode == IMAP_MODE_COMMAND || s->mode == IMAP_MODE_IDLE))
 		imap_bye(s, "Server shutting down");
 }
 

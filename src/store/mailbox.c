@@ -137,6 +137,13 @@ mbx_view_update(struct mailbox *mb, struct mailbox_changes *ch)
 	}
 }
 
+/* The view is built but its index was dropped by mailbox_trim(). */
+static bool
+trimmed(const struct mailbox *mb)
+{
+	return mb->idx == NULL && mb->uidvalidity != 0;
+}
+
 /* Nothing changed on disk since we last looked (no lock, three stats). */
 static bool
 unchanged(struct mailbox *mb)
@@ -146,7 +153,9 @@ unchanged(struct mailbox *mb)
 	static const char *const subs[] = { MBX_INDEX_FILE, "new", "cur" };
 	const struct mbx_stat *seen[] = { &mb->seen_index, &mb->seen_new, &mb->seen_cur };
 
-	if (mb->idx == NULL || mb->untrusted || mb->view_gen != mb->idx_gen)
+	/* A trimmed view (no index, see mailbox_trim) still has its stats. */
+	if ((mb->idx == NULL && !trimmed(mb)) || mb->untrusted ||
+	    mb->view_gen != mb->idx_gen)
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 		if (str_format(path, sizeof(path), "%s/%s", mb->dir, subs[i]) < 0)
@@ -270,6 +279,64 @@ mailbox_open(const char *root, const char *name, unsigned flags,
 		return -1;
 	}
 	*mb_r = mb;
+	return 0;
+}
+
+/*
+ * An idle session (IMAP IDLE) needs only what mailbox_sync() compares:
+ * the stats of the index and the directories, and the view's UIDs and
+ * flags. The index copy and the file names are most of a selected
+ * folder's memory (two copies of every name), so they are dropped here
+ * and read back by the next sync that finds a change, or by
+ * mailbox_untrim() before the session works on messages again. Only a
+ * view that matches the index on disk is trimmed (never one whose index
+ * could not be written, e.g. a read-only rebuild: reading it back would
+ * change UIDVALIDITY).
+ */
+void
+mailbox_trim(struct mailbox *mb)
+{
+	if (mb->idx == NULL || mb->untrusted || !mb->seen_index.valid ||
+	    mb->view_gen != mb->idx_gen || mb->uidvalidity != mb->idx->uidvalidity)
+		return;
+	for (size_t i = 0; i < mb->n; i++) {
+		free(mb->msgs[i].file);
+		mb->msgs[i].file = NULL;
+		mb->msgs[i].m.file = NULL;
+	}
+	if (mb->cap > mb->n + 16) {
+		mb->msgs = xrealloc(mb->msgs, (mb->n + 1) * sizeof(*mb->msgs));
+		mb->cap = mb->n + 1;
+	}
+	mailbox_index_free(mb->idx);
+	mb->idx = NULL;
+}
+
+/* Reads the index back after mailbox_trim() and restores the file names
+ * of the view (a message expunged meanwhile keeps none: reading it fails
+ * ENOENT until the next sync reports the EXPUNGE). */
+int
+mailbox_untrim(struct mailbox *mb, const char **error_r)
+{
+	int rc;
+
+	if (!trimmed(mb))
+		return 0;
+	if (mbx_lock(mb, error_r) < 0)
+		return -1;
+	rc = mbx_refresh(mb, false, error_r);
+	mbx_unlock(mb);
+	if (rc < 0 || mb->idx == NULL)
+		return -1;
+	for (size_t i = 0; i < mb->n; i++) {
+		struct mbx_view_msg *v = &mb->msgs[i];
+		ptrdiff_t j;
+
+		if (v->file != NULL || (j = mbx_index_find(mb->idx, v->m.uid)) < 0)
+			continue;
+		v->file = xstrdup(mb->idx->recs[j].file);
+		v->m.file = v->file;
+	}
 	return 0;
 }
 

@@ -373,6 +373,10 @@ copy_one(struct mailbox *mb, uint32_t seq, struct mailbox *dest,
 	struct mbx_rec r = { 0 };
 	uint32_t kw = 0;
 
+	if (v->file == NULL) {
+		errno = ENOENT; /* trimmed view, gone from the index */
+		return -1;
+	}
 	if (unique_base(base, sizeof(base), v->m.size) < 0 ||
 	    mbx_name_build(base, v->m.flags & MAIL_FLAGS_STORED, didx->uidnext,
 	    file, sizeof(file)) < 0 || folder_file(mb, v->file, src, sizeof(src)) < 0 ||

@@ -50,7 +50,12 @@ mailbox_open_msg(struct mailbox *mb, uint32_t seq, int *fd_r,
 	if (seq < 1 || seq > mb->n)
 		return mbx_fail(error_r, "no such message", EINVAL);
 	v = &mb->msgs[seq - 1];
-	fd = open_file(mb, v->file);
+	if (v->file != NULL) {
+		fd = open_file(mb, v->file);
+	} else {
+		fd = -1;     /* trimmed and gone from the index */
+		errno = ENOENT;
+	}
 	if (fd < 0 && errno == ENOENT) {
 		/* Renamed by another session (flags) or expunged. */
 		if (mbx_lock(mb, error_r) < 0)

@@ -23,6 +23,8 @@
 #include <ev.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "config/config.h"
@@ -222,8 +224,12 @@ new_client(struct imap_worker *iw, int fd)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	const char *reject = NULL;
+	int one = 1;
 
 	c->w = iw;
+	/* Replies are written whole (imap_flush); small ones must not wait
+	 * for the client's delayed ACK of the previous segment. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	str_lcpy(c->ip, "unknown", sizeof(c->ip));
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
 		conn_addr_to_text((const struct sockaddr *)&ss, c->ip, sizeof(c->ip));
