@@ -125,15 +125,6 @@ void imap_idle_start(struct imap_session *s, const char *tag);
  * drains; true when it completed (tagged reply queued, s->fetch NULL). */
 bool imap_fetch_resume(struct imap_session *s);
 
-/*
- * store/mailbox.c: an IDLE session's folder drops its index copy and file
- * names (mailbox_trim) and reads them back before it works on messages
- * again (mailbox_untrim: 0, or -1 with *error_r). Declared here until
- * store/mailbox.h (not owned by the IMAP code) takes them.
- */
-void mailbox_trim(struct mailbox *mb);
-int mailbox_untrim(struct mailbox *mb, const char **error_r);
-
 /* ----- handlers ----- */
 
 /* imap_cmd_auth.c: any state */

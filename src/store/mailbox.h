@@ -194,6 +194,15 @@ struct mailbox_changes {
 };
 
 /*
+ * Memory of idle sessions: mailbox_trim() drops the view's index copy and
+ * file names (a session in IDLE keeps only its counters); the next
+ * mailbox_sync() or mailbox_untrim() reads them back before messages are
+ * touched again. mailbox_untrim: 0, or -1 with *error_r.
+ */
+void mailbox_trim(struct mailbox *mb);
+int mailbox_untrim(struct mailbox *mb, const char **error_r);
+
+/*
  * Brings the view up to date with the directory and the index (IMAP
  * NOOP, IDLE polling, after each command). ch_r may be NULL when the
  * caller does not report changes. Cheap when nothing changed.
