@@ -47,6 +47,7 @@
 #define OB_IDLE_LINGER 2.0
 /* Finished files removed with one directory fsync, at most this many. */
 #define OB_COMMIT_BATCH 64
+#define OB_COMMIT_DELAY 0.005
 /* Never more messages open at once than this share of the fd limit. */
 #define OB_FD_RESERVE 64
 
@@ -107,7 +108,7 @@ struct qmgr_outbound {
 	struct ob_msg *msgs;
 	size_t n_msgs, max_msgs;
 	struct qmgr_batch batch;     /* finished files, removed together */
-	ev_idle commit;
+	ev_timer commit;             /* soon after a message finished */
 	qmgr_outbound_kick_fn *kick;
 	void *kick_ud;
 };
@@ -174,21 +175,22 @@ msg_done(struct ob_msg *m)
 		m->next->prev = m->prev;
 	free(m);
 	ob->n_msgs--;
-	/* Idle watchers wait for a quiet loop: under steady load a full
-	 * batch is committed at once instead. */
+	/* Messages finishing within a few milliseconds share one directory
+	 * fsync; a full batch goes at once. */
 	if (ob->batch.n_done >= OB_COMMIT_BATCH)
 		qmgr_batch_commit(ob->q, &ob->batch);
-	ev_idle_start(ob->loop, &ob->commit);
+	if (!ev_is_active(&ob->commit))
+		ev_timer_start(ob->loop, &ob->commit);
 }
 
 /* Group commit of finished files, then room for more messages. */
 static void
-on_commit(struct ev_loop *loop, ev_idle *w, int revents)
+on_commit(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct qmgr_outbound *ob = w->data;
 
+	UNUSED(loop);
 	UNUSED(revents);
-	ev_idle_stop(loop, w);
 	qmgr_batch_commit(ob->q, &ob->batch);
 	if (ob->kick != NULL)
 		ob->kick(ob->kick_ud);
@@ -690,7 +692,7 @@ qmgr_outbound_new(struct qmgr *q, struct ev_loop *loop, struct dns_resolver *dns
 	ob->cbs.ready = on_ready;
 	ob->cbs.done = on_done;
 	ob->cbs.closed = on_closed;
-	ev_idle_init(&ob->commit, on_commit);
+	ev_timer_init(&ob->commit, on_commit, OB_COMMIT_DELAY, 0.0);
 	ob->commit.data = ob;
 	if (qmgr_map_load(q->mta->transport_maps, &ob->transports, error_r) < 0 ||
 	    qmgr_map_load(q->mta->smtp_tls_policy_maps, &ob->tls_policy, error_r) < 0 ||
@@ -738,7 +740,7 @@ qmgr_outbound_free(struct qmgr_outbound **obp)
 		pool_free(&m->pool);
 		free(m);
 	}
-	ev_idle_stop(ob->loop, &ob->commit);
+	ev_timer_stop(ob->loop, &ob->commit);
 	qmgr_batch_commit(ob->q, &ob->batch);
 	qmgr_batch_free(&ob->batch);
 	qmgr_map_free(&ob->transports);

@@ -46,7 +46,8 @@ struct qmgr_worker {
 	ev_io inotify_w;
 	ev_timer rescan;
 	ev_timer deferred;
-	ev_idle more;          /* incoming/ had more than one batch */
+	ev_timer more;         /* incoming/ had more than one batch: next loop turn.
+	                        * Not an ev_idle: outbound traffic would starve it */
 	struct dns_resolver *dns;
 	bool stopping;
 };
@@ -99,7 +100,7 @@ static void
 kick(struct qmgr_worker *qw)
 {
 	if (!qw->stopping && run_incoming(qw))
-		ev_idle_start(qw->ctx->loop, &qw->more);
+		ev_timer_start(qw->ctx->loop, &qw->more);
 }
 
 static void
@@ -109,12 +110,12 @@ on_outbound_kick(void *ud)
 }
 
 static void
-on_more(struct ev_loop *loop, ev_idle *w, int revents)
+on_more(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct qmgr_worker *qw = w->data;
 
+	UNUSED(loop);
 	UNUSED(revents);
-	ev_idle_stop(loop, w);
 	kick(qw);
 }
 
@@ -267,7 +268,7 @@ worker_qmgr_run(struct worker_ctx *ctx)
 	if (open_spool_and_users(&qw) < 0)
 		return 1;
 	watch_incoming(&qw);
-	ev_idle_init(&qw.more, on_more);
+	ev_timer_init(&qw.more, on_more, 0.0, 0.0);
 	qw.more.data = &qw;
 	ev_timer_init(&qw.rescan, on_rescan, 0.0, QMGR_RESCAN_SECONDS);
 	qw.rescan.data = &qw;
