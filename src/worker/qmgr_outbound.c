@@ -93,6 +93,8 @@ struct ob_conn {
 	struct smtp_client_msg sm;   /* borrowed by the client until done */
 	const char **rcpts;
 	char last_error[SMTP_CLIENT_TEXT_MAX + 128];
+	int last_code;               /* of the last failure, 0 if none */
+	char last_enhanced[16];
 	ev_timer idle;
 	struct ob_conn *prev, *next;  /* the destination's connections */
 };
@@ -417,6 +419,8 @@ on_closed(struct smtp_client *c, const struct smtp_client_end *e, void *ud)
 		return;
 	}
 	(void)smtp_client_diag(c, &e->reply, k->last_error, sizeof(k->last_error));
+	k->last_code = e->reply.code;
+	str_lcpy(k->last_enhanced, e->reply.enhanced, sizeof(k->last_enhanced));
 	if (e->tls_failed && !k->plain) {
 		k->plain = true; /* same address again, without STARTTLS */
 	} else {
@@ -467,8 +471,15 @@ conn_try_next(struct ob_conn *k)
 	}
 	if (k->last_error[0] == '\0')
 		str_lcpy(k->last_error, "no address to connect to", sizeof(k->last_error));
-	if (str_format(reply, sizeof(reply), "451 4.4.1 %s", k->last_error) < 0)
+	/* A temporary reason of its own (4.7.4 no STARTTLS, ...) is kept; a
+	 * 5xx greeting only means "not this host": the mail waits. */
+	if (k->last_code >= 400 && k->last_code < 500 && k->last_enhanced[0] == '4') {
+		if (str_format(reply, sizeof(reply), "%d %s %s", k->last_code, k->last_enhanced,
+		    k->last_error) < 0)
+			str_lcpy(reply, "451 4.4.1 connection failed", sizeof(reply));
+	} else if (str_format(reply, sizeof(reply), "451 4.4.1 %s", k->last_error) < 0) {
 		str_lcpy(reply, "451 4.4.1 connection failed", sizeof(reply));
+	}
 	conn_give_up(k, reply, false);
 }
 
