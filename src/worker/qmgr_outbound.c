@@ -395,6 +395,10 @@ on_done(struct smtp_client *c, const struct smtp_client_result *r, void *ud)
 			    rr->code, rr->enhanced, rr->text, smtp_client_peer(c),
 			    smtp_client_stage_name(rr->stage));
 	}
+	/* Never settle a recipient without a result as if it were done. */
+	for (size_t i = r->n_rcpts; i < j->n; i++)
+		rcpt_result(j->m, j->rcpt[i], SPOOL_RCPT_DEFERRED, "451 4.3.0 no result from "
+		    "the SMTP client");
 	job_free(j);
 	if (r->reusable)
 		conn_next(k);
@@ -438,9 +442,15 @@ conn_give_up(struct ob_conn *k, const char *reply, bool perm)
 	struct qmgr_outbound *ob = d->ob;
 
 	d->starting--;
+	if (!perm && d->ready > 0) {
+		/* The working connections drain the queue; starting another
+		 * now would only repeat this failure in a tight circle. */
+		conn_free(k);
+		return;
+	}
 	if (perm) {
 		dest_fail_all(d, reply);
-	} else if (d->ready == 0) {
+	} else {
 		d->dead_until = ev_now(ob->loop) + ob->q->mta->minimal_backoff_time;
 		str_lcpy(d->dead_reply, reply, sizeof(d->dead_reply));
 		log_info("qmgr", NULL, "destination %s is down for %.0f s: %s", d->key,
