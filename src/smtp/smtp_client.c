@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1087,9 +1088,14 @@ peer_names(struct smtp_client *c, const struct sockaddr *addr, const char *name)
 static int
 start_connect(struct smtp_client *c, const struct sockaddr *addr, socklen_t len)
 {
+	int one = 1;
+
 	c->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
+	/* Commands go out in small writes (pipelined groups, the end of
+	 * DATA): Nagle would hold each behind the peer's delayed ACK. */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (c->set->bind_address != NULL && c->set->bind_address[0] != '\0' &&
 	    bind_source(c->fd, addr->sa_family, c->set->bind_address) < 0)
 		return -1;
