@@ -34,9 +34,9 @@ def seen_ids(fake):
     with fake.lock:
         msgs = list(fake.messages)
     ids = {}
-    for _, _, data in msgs:
+    for mail, rcpts, data in msgs:
         m = re.search(rb"^Message-ID: <ocrash-(\d+)@example\.org>", data, re.M | re.I)
-        assert m, data[:300]
+        assert m, "from=<%s> to=%s %d bytes: %r" % (mail, rcpts, len(data), data[:300])
         i = int(m.group(1))
         assert data.endswith(b"END-%d\r\n" % i), "truncated copy of %d" % i
         ids[i] = ids.get(i, 0) + 1
