@@ -36,4 +36,6 @@ if [ ! -s "$STATE/demo-password" ]; then
 fi
 echo "make run: demo mailbox demo@example.test, password $(cat "$STATE/demo-password")"
 echo "make run: SMTP localhost:2525, submission localhost:2587 (STARTTLS+AUTH), SMTPS localhost:2465"
+echo "make run: IMAP localhost:2143 (STARTTLS) / 2993, POP3 localhost:2110 (STLS) / 2995"
+echo "make run: web interface http://127.0.0.1:11334/"
 exec "./$BUILD/bin/rspamd" -f -c conf/rspamd.conf --state-dir "$STATE"
