@@ -77,7 +77,7 @@ received_header(struct smtp_client *c, const struct smtp_transaction *t, struct 
 	(void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	buf_append_cstr(b, "Received: from ");
 	put_clean(b, t->helo != NULL && *t->helo != '\0' ? t->helo : "unknown");
-	buf_printf(b, " (unknown [%s])\r\n", c->ip);
+	buf_printf(b, " (unknown [%s])\r\n", c->peer.ip);
 	if (t->tls)
 		buf_printf(b, "\t(using %s)\r\n", t->tls_desc);
 	buf_printf(b, "\tby %s (rspamd-mail) with %s id %s", c->w->mta->myhostname,
@@ -126,7 +126,7 @@ start_scan(struct smtp_client *c, const struct smtp_transaction *t)
 	struct scan_envelope *env = &task->env;
 	const char **rcpts = pool_calloc(task->pool, t->n_rcpts + 1, sizeof(*rcpts));
 
-	env->ip = pool_strdup(task->pool, c->ip);
+	env->ip = pool_strdup(task->pool, c->peer.ip);
 	env->helo = t->helo != NULL ? pool_strdup(task->pool, t->helo) : NULL;
 	env->from = pool_strdup(task->pool, t->mail_from);
 	for (size_t i = 0; i < t->n_rcpts; i++)
@@ -269,7 +269,7 @@ fill_envelope(struct smtp_client *c, struct pool *pool, bool junk, struct spool_
 	spool_envelope_init(env);
 	env->sender = str_from_cstr(c->tx.mail_from);
 	env->arrival = (int64_t)time(NULL);
-	env->client_ip = str_from_cstr(c->ip);
+	env->client_ip = str_from_cstr(c->peer.ip);
 	env->helo = str_from_cstr(c->tx.helo != NULL ? c->tx.helo : "");
 	env->auth_user = str_from_cstr(c->tx.auth_user != NULL ? c->tx.auth_user : "");
 	env->flags = junk ? SPOOL_FLAG_JUNK : 0;
@@ -354,12 +354,12 @@ scan_done(struct scan_task *task, void *ud)
 		(void)str_format(text, sizeof(text), "Ok: queued as %s", id);
 		log_info("smtp", c->tx.session_id,
 		    "queued as %s: from=<%s> rcpts=%zu client=%s user=%s action=%s score=%.2f",
-		    id, c->tx.mail_from, c->n_rcpts, c->ip,
+		    id, c->tx.mail_from, c->n_rcpts, c->peer.ip,
 		    c->tx.auth_user != NULL ? c->tx.auth_user : "-", action, task->score);
 	}
 	if (r.code != 250) {
 		log_info("smtp", c->tx.session_id, "%d %s from=<%s> client=%s action=%s score=%.2f",
-		    r.code, r.text, c->tx.mail_from, c->ip, action, task->score);
+		    r.code, r.text, c->tx.mail_from, c->peer.ip, action, task->score);
 	}
 	finish(c, &r);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "smtp/smtp_session.h"
+#include "worker/mail_server.h"
 
 struct anvil;
 struct mta_settings;
@@ -27,10 +28,7 @@ struct smtp_worker {
 	struct users *users;
 	struct spool *spool;
 	struct anvil *anvil;
-	struct smtp_listener *listeners;
-	struct smtp_client **clients;
-	size_t n_clients, cap_clients;
-	bool stopping;
+	struct mail_server *server;  /* accept loop, client list, graceful stop */
 };
 
 /* One accepted RCPT: where its copies go. */
@@ -44,11 +42,9 @@ struct smtp_rcpt {
 struct smtp_client {
 	struct smtp_worker *w;
 	struct smtp_session *s;
-	char ip[64];
-	bool trusted;        /* in mynetworks */
+	struct mail_peer peer; /* address, mynetworks, anvil slot */
 	bool authed;         /* the transaction's client authenticated */
 	size_t declared_size; /* MAIL SIZE=, 0 when not given */
-	bool counted;        /* anvil_connect() was called */
 	struct users_req *req;
 	char *pending_rcpt;  /* the RCPT a lookup is running for */
 	struct smtp_rcpt *rcpts;

@@ -42,6 +42,7 @@
 #include "scan/task.h"
 #include "users/users.h"
 #include "worker/anvil.h"
+#include "worker/mail_server.h"
 #include "worker/mail_tls.h"
 #include "worker/mailbox_quota.h"
 #include "worker/shared_stats.h"
@@ -55,14 +56,8 @@ struct imap_client {
 	struct imap_worker *w;
 	struct imap_session *s;
 	struct users_req *req;
-	char ip[64];
+	struct mail_peer peer; /* address, mynetworks, anvil slot */
 	char *user;          /* while its quota is looked up */
-	bool counted;
-};
-
-struct imap_listener {
-	ev_io w;
-	struct imap_worker *iw;
 };
 
 struct imap_worker {
@@ -72,10 +67,7 @@ struct imap_worker {
 	struct ssl_ctx_st *tls;
 	struct users *users;
 	struct anvil *anvil;
-	struct imap_listener *listeners;
-	struct imap_client **clients;
-	size_t n_clients, cap_clients;
-	bool stopping;
+	struct mail_server *server;  /* accept loop, client list, graceful stop */
 };
 
 /* The learn hook has no user data: one worker per process. */
@@ -167,8 +159,8 @@ auth_answer(int result, void *ud)
 		return;
 	}
 	if (result == 0) {
-		anvil_auth_failed(c->w->anvil, c->ip, now);
-		log_info("imap", imap_session_id(c->s), "authentication failed from %s", c->ip);
+		anvil_auth_failed(c->w->anvil, c->peer.ip, now);
+		log_info("imap", imap_session_id(c->s), "authentication failed from %s", c->peer.ip);
 	}
 	free(c->user);
 	c->user = NULL;
@@ -181,8 +173,8 @@ hook_auth(struct imap_session *s, const char *user, const char *password, void *
 	struct imap_client *c = ud;
 
 	UNUSED(s);
-	if (anvil_auth_blocked(c->w->anvil, c->ip, ev_now(c->w->ctx->loop))) {
-		log_warn("imap", imap_session_id(c->s), "too many failed logins from %s", c->ip);
+	if (anvil_auth_blocked(c->w->anvil, c->peer.ip, ev_now(c->w->ctx->loop))) {
+		log_warn("imap", imap_session_id(c->s), "too many failed logins from %s", c->peer.ip);
 		imap_session_auth_done(c->s, 0, NULL, NULL);
 		return;
 	}
@@ -197,96 +189,39 @@ static void
 hook_closed(struct imap_session *s, void *ud)
 {
 	struct imap_client *c = ud;
-	struct imap_worker *iw = c->w;
 
 	UNUSED(s);
 	users_cancel(&c->req);
-	if (c->counted)
-		anvil_disconnect(iw->anvil, c->ip);
-	for (size_t i = 0; i < iw->n_clients; i++) {
-		if (iw->clients[i] == c) {
-			iw->clients[i] = iw->clients[--iw->n_clients];
-			break;
-		}
-	}
+	mail_server_session_ended(c->w->server, c, &c->peer);
 	free(c->user);
 	free(c);
-	if (iw->stopping && iw->n_clients == 0)
-		ev_break(iw->ctx->loop, EVBREAK_ALL);
 }
 
 static const struct imap_hooks imap_hooks = { hook_auth, hook_closed };
 
-static void
-new_client(struct imap_worker *iw, int fd)
-{
-	struct imap_client *c = xcalloc(1, sizeof(*c));
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	const char *reject = NULL;
-	int one = 1;
-
-	c->w = iw;
-	/* Replies are written whole (imap_flush); small ones must not wait
-	 * for the client's delayed ACK of the previous segment. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	str_lcpy(c->ip, "unknown", sizeof(c->ip));
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		conn_addr_to_text((const struct sockaddr *)&ss, c->ip, sizeof(c->ip));
-	if (!mta_in_mynetworks(iw->mta, c->ip)) {
-		c->counted = true;
-		if (!anvil_connect(iw->anvil, c->ip, ev_now(iw->ctx->loop))) {
-			reject = "Too many connections from your address";
-			log_warn("imap", NULL, "connection limit for %s", c->ip);
-		}
-	}
-	if (iw->n_clients == iw->cap_clients) {
-		iw->cap_clients = iw->cap_clients * 2 + 16;
-		iw->clients = xrealloc(iw->clients, iw->cap_clients * sizeof(*iw->clients));
-	}
-	iw->clients[iw->n_clients++] = c;
-	c->s = imap_session_new(iw->ctx->loop, fd, &iw->set, &imap_hooks, c, reject);
-}
-
-static void
-on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct imap_listener *l = (struct imap_listener *)w;
-
-	UNUSED(loop);
-	UNUSED(revents);
-	for (int i = 0; i < 16; i++) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return;
-		}
-		new_client(l->iw, fd);
-	}
-}
-
-static void
-begin_stop(struct worker_ctx *ctx, void *ud)
+static void *
+start_session(int fd, const struct mail_peer *peer, bool over_limit, void *ud)
 {
 	struct imap_worker *iw = ud;
-	struct imap_client **copy;
-	size_t n = iw->n_clients;
+	struct imap_client *c = xcalloc(1, sizeof(*c));
 
-	iw->stopping = true;
-	for (size_t i = 0; i < ctx->n_fds; i++)
-		ev_io_stop(ctx->loop, &iw->listeners[i].w);
-	if (n == 0) {
-		ev_break(ctx->loop, EVBREAK_ALL);
-		return;
-	}
-	copy = xmalloc(n * sizeof(*copy));
-	memcpy(copy, iw->clients, n * sizeof(*copy));
-	for (size_t i = 0; i < n; i++)
-		imap_session_shutdown(copy[i]->s);
-	free(copy);
+	c->w = iw;
+	c->peer = *peer;
+	c->s = imap_session_new(iw->ctx->loop, fd, &iw->set, &imap_hooks, c,
+	    over_limit ? "Too many connections from your address" : NULL);
+	return c;
 }
+
+static void
+shutdown_session(void *client, void *ud)
+{
+	struct imap_client *c = client;
+
+	UNUSED(ud);
+	imap_session_shutdown(c->s);
+}
+
+static const struct mail_server_ops imap_server_ops = { start_session, shutdown_session };
 
 /* ----- setup ----- */
 
@@ -342,18 +277,11 @@ worker_imap_run(struct worker_ctx *ctx)
 	iw.anvil = anvil_new(&lim);
 	imap_worker_self = &iw;
 	fill_settings(&iw);
-	iw.listeners = xcalloc(ctx->n_fds + 1, sizeof(*iw.listeners));
-	for (size_t i = 0; i < ctx->n_fds; i++) {
-		iw.listeners[i].iw = &iw;
-		ev_io_init(&iw.listeners[i].w, on_accept, ctx->fds[i], EV_READ);
-		ev_io_start(ctx->loop, &iw.listeners[i].w);
-	}
-	worker_install_signals(ctx, begin_stop, &iw);
+	iw.server = mail_server_new(ctx, m, iw.anvil, "imap", &imap_server_ops, &iw);
 	log_info("imap", NULL, "%s worker ready on %zu socket(s)", ctx->wcfg->type, ctx->n_fds);
 	ev_run(ctx->loop, 0);
 	imap_worker_self = NULL;
-	free(iw.listeners);
-	free(iw.clients);
+	mail_server_free(&iw.server);
 	anvil_free(&iw.anvil);
 	tls_ctx_free(&iw.tls);
 	users_close(&iw.users);

@@ -36,6 +36,7 @@
 #include "store/maildir.h"
 #include "users/users.h"
 #include "worker/anvil.h"
+#include "worker/mail_server.h"
 #include "worker/mail_tls.h"
 #include "worker/worker.h"
 
@@ -44,16 +45,10 @@
 
 struct pop3_worker;
 
-struct pop3_listener {
-	ev_io w;
-	struct pop3_worker *pw;
-};
-
 struct pop3_client {
 	struct pop3_worker *w;
 	struct pop3_session *s;
-	char ip[64];
-	bool counted;
+	struct mail_peer peer; /* address, mynetworks, anvil slot */
 	struct users_req *req;
 	char *user;          /* the login being checked */
 };
@@ -65,10 +60,7 @@ struct pop3_worker {
 	struct ssl_ctx_st *tls;
 	struct users *users;
 	struct anvil *anvil;
-	struct pop3_listener *listeners;
-	struct pop3_client **clients;
-	size_t n_clients, cap_clients;
-	bool stopping;
+	struct mail_server *server;  /* accept loop, client list, graceful stop */
 };
 
 static void
@@ -91,9 +83,9 @@ auth_answer(int result, void *ud)
 		return;
 	}
 	if (result == 0) {
-		anvil_auth_failed(c->w->anvil, c->ip, ev_now(c->w->ctx->loop));
+		anvil_auth_failed(c->w->anvil, c->peer.ip, ev_now(c->w->ctx->loop));
 		log_info("pop3", pop3_session_id(c->s), "authentication failed for %s from %s",
-		    c->user, c->ip);
+		    c->user, c->peer.ip);
 		pop3_session_auth_done(c->s, POP3_AUTH_FAILED, NULL, NULL);
 		return;
 	}
@@ -107,8 +99,8 @@ hook_auth(struct pop3_session *s, const char *user, const char *password,
 	struct pop3_client *c = ud;
 
 	UNUSED(client_ip);
-	if (anvil_auth_blocked(c->w->anvil, c->ip, ev_now(c->w->ctx->loop))) {
-		log_warn("pop3", pop3_session_id(s), "too many failed logins from %s", c->ip);
+	if (anvil_auth_blocked(c->w->anvil, c->peer.ip, ev_now(c->w->ctx->loop))) {
+		log_warn("pop3", pop3_session_id(s), "too many failed logins from %s", c->peer.ip);
 		pop3_session_auth_done(s, POP3_AUTH_BLOCKED, NULL, NULL);
 		return;
 	}
@@ -122,93 +114,39 @@ static void
 hook_closed(struct pop3_session *s, void *ud)
 {
 	struct pop3_client *c = ud;
-	struct pop3_worker *pw = c->w;
 
 	UNUSED(s);
 	users_cancel(&c->req);
-	if (c->counted)
-		anvil_disconnect(pw->anvil, c->ip);
-	for (size_t i = 0; i < pw->n_clients; i++) {
-		if (pw->clients[i] == c) {
-			pw->clients[i] = pw->clients[--pw->n_clients];
-			break;
-		}
-	}
+	mail_server_session_ended(c->w->server, c, &c->peer);
 	free(c->user);
 	free(c);
-	if (pw->stopping && pw->n_clients == 0)
-		ev_break(pw->ctx->loop, EVBREAK_ALL);
 }
 
 static const struct pop3_hooks pop3_hooks = { hook_auth, hook_closed };
 
-static void
-new_client(struct pop3_worker *pw, int fd)
-{
-	struct pop3_client *c = xcalloc(1, sizeof(*c));
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	const char *reject = NULL;
-
-	c->w = pw;
-	str_lcpy(c->ip, "unknown", sizeof(c->ip));
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		conn_addr_to_text((const struct sockaddr *)&ss, c->ip, sizeof(c->ip));
-	if (!mta_in_mynetworks(pw->mta, c->ip)) {
-		c->counted = true;
-		if (!anvil_connect(pw->anvil, c->ip, ev_now(pw->ctx->loop))) {
-			reject = "[SYS/TEMP] Too many connections from your address";
-			log_warn("pop3", NULL, "connection limit for %s", c->ip);
-		}
-	}
-	if (pw->n_clients == pw->cap_clients) {
-		pw->cap_clients = pw->cap_clients * 2 + 16;
-		pw->clients = xrealloc(pw->clients, pw->cap_clients * sizeof(*pw->clients));
-	}
-	pw->clients[pw->n_clients++] = c;
-	c->s = pop3_session_new(pw->ctx->loop, fd, &pw->set, &pop3_hooks, c, reject);
-}
-
-static void
-on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct pop3_listener *l = (struct pop3_listener *)w;
-
-	UNUSED(loop);
-	UNUSED(revents);
-	for (int i = 0; i < 16; i++) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return;
-		}
-		new_client(l->pw, fd);
-	}
-}
-
-static void
-begin_stop(struct worker_ctx *ctx, void *ud)
+static void *
+start_session(int fd, const struct mail_peer *peer, bool over_limit, void *ud)
 {
 	struct pop3_worker *pw = ud;
-	struct pop3_client **copy;
-	size_t n = pw->n_clients;
+	struct pop3_client *c = xcalloc(1, sizeof(*c));
 
-	pw->stopping = true;
-	for (size_t i = 0; i < ctx->n_fds; i++)
-		ev_io_stop(ctx->loop, &pw->listeners[i].w);
-	if (n == 0) {
-		ev_break(ctx->loop, EVBREAK_ALL);
-		return;
-	}
-	/* The array shrinks as sessions end: work on a copy. */
-	copy = xmalloc(n * sizeof(*copy));
-	memcpy(copy, pw->clients, n * sizeof(*copy));
-	for (size_t i = 0; i < n; i++)
-		pop3_session_shutdown(copy[i]->s);
-	free(copy);
+	c->w = pw;
+	c->peer = *peer;
+	c->s = pop3_session_new(pw->ctx->loop, fd, &pw->set, &pop3_hooks, c,
+	    over_limit ? "[SYS/TEMP] Too many connections from your address" : NULL);
+	return c;
 }
+
+static void
+shutdown_session(void *client, void *ud)
+{
+	struct pop3_client *c = client;
+
+	UNUSED(ud);
+	pop3_session_shutdown(c->s);
+}
+
+static const struct mail_server_ops pop3_server_ops = { start_session, shutdown_session };
 
 int
 worker_pop3_run(struct worker_ctx *ctx)
@@ -239,17 +177,10 @@ worker_pop3_run(struct worker_ctx *ctx)
 	pw.set.implicit_tls = implicit;
 	pw.set.auth_plaintext_loopback = m->smtpd_tls_auth_loopback;
 	pw.anvil = anvil_new(&lim);
-	pw.listeners = xcalloc(ctx->n_fds + 1, sizeof(*pw.listeners));
-	for (size_t i = 0; i < ctx->n_fds; i++) {
-		pw.listeners[i].pw = &pw;
-		ev_io_init(&pw.listeners[i].w, on_accept, ctx->fds[i], EV_READ);
-		ev_io_start(ctx->loop, &pw.listeners[i].w);
-	}
-	worker_install_signals(ctx, begin_stop, &pw);
+	pw.server = mail_server_new(ctx, m, pw.anvil, "pop3", &pop3_server_ops, &pw);
 	log_info("pop3", NULL, "%s worker ready on %zu socket(s)", ctx->wcfg->type, ctx->n_fds);
 	ev_run(ctx->loop, 0);
-	free(pw.listeners);
-	free(pw.clients);
+	mail_server_free(&pw.server);
 	anvil_free(&pw.anvil);
 	tls_ctx_free(&pw.tls);
 	users_close(&pw.users);

@@ -14,30 +14,25 @@
  *     (554 5.7.1 Relay access denied), never otherwise.
  * The end of DATA (scan, queue) is in smtp_accept.c.
  */
-#include <errno.h>
 #include <ev.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "config/config.h"
 #include "config/config_mta.h"
 #include "core/common.h"
 #include "core/str.h"
 #include "core/xmalloc.h"
-#include "event/conn.h"
 #include "event/tls.h"
 #include "log/log.h"
 #include "queue/spool.h"
 #include "smtp/smtp_session.h"
 #include "store/maildir.h"
 #include "store/quota.h"
-#include "worker/mailbox_quota.h"
 #include "users/users.h"
 #include "worker/anvil.h"
+#include "worker/mailbox_quota.h"
+#include "worker/mail_server.h"
 #include "worker/mail_tls.h"
 #include "worker/smtp_worker.h"
 #include "worker/worker.h"
@@ -45,11 +40,6 @@
 /* Failed AUTH attempts per client and anvil window before AUTH answers
  * 454 for the rest of the window (brute force). */
 #define SMTP_AUTH_FAIL_LIMIT 10
-
-struct smtp_listener {
-	ev_io w;
-	struct smtp_worker *sw;
-};
 
 static double
 now_wall(struct smtp_worker *sw)
@@ -80,8 +70,8 @@ auth_answer(int result, void *ud)
 
 	c->req = NULL;
 	if (result == 0) {
-		anvil_auth_failed(c->w->anvil, c->ip, now_wall(c->w));
-		log_info("smtp", smtp_session_id(c->s), "AUTH failed from %s", c->ip);
+		anvil_auth_failed(c->w->anvil, c->peer.ip, now_wall(c->w));
+		log_info("smtp", smtp_session_id(c->s), "AUTH failed from %s", c->peer.ip);
 	}
 	smtp_session_auth_done(c->s, result, NULL);
 }
@@ -92,8 +82,8 @@ hook_auth(struct smtp_session *s, const char *user, const char *password, void *
 	struct smtp_client *c = ud;
 
 	UNUSED(s);
-	if (anvil_auth_blocked(c->w->anvil, c->ip, now_wall(c->w))) {
-		log_warn("smtp", smtp_session_id(c->s), "too many failed AUTH from %s", c->ip);
+	if (anvil_auth_blocked(c->w->anvil, c->peer.ip, now_wall(c->w))) {
+		log_warn("smtp", smtp_session_id(c->s), "too many failed AUTH from %s", c->peer.ip);
 		smtp_session_auth_done(c->s, -1, NULL);
 		return;
 	}
@@ -184,7 +174,7 @@ rcpt_answer(const struct users_resolution *r, void *ud)
 	struct smtp_client *c = ud;
 	char text[512];
 	struct smtp_reply rep = { 0, NULL, text };
-	bool relay_ok = c->trusted || c->authed;
+	bool relay_ok = c->peer.trusted || c->authed;
 
 	c->req = NULL;
 	switch (r->status) {
@@ -235,12 +225,12 @@ hook_rcpt(struct smtp_session *s, const struct smtp_transaction *t, const char *
 	UNUSED(s);
 	c->authed = t->auth_user != NULL;
 	c->declared_size = t->declared_size;
-	if (!c->trusted && !anvil_rcpt(c->w->anvil, c->ip, now_wall(c->w))) {
+	if (!c->peer.trusted && !anvil_rcpt(c->w->anvil, c->peer.ip, now_wall(c->w))) {
 		char text[160];
 		struct smtp_reply r = { 450, "4.7.1", text };
 
-		(void)str_format(text, sizeof(text), "Error: too many recipients from %s", c->ip);
-		log_warn("smtp", smtp_session_id(c->s), "recipient rate limit for %s", c->ip);
+		(void)str_format(text, sizeof(text), "Error: too many recipients from %s", c->peer.ip);
+		log_warn("smtp", smtp_session_id(c->s), "recipient rate limit for %s", c->peer.ip);
 		smtp_session_rcpt_done(c->s, &r);
 		return;
 	}
@@ -255,108 +245,49 @@ static void
 hook_closed(struct smtp_session *s, void *ud)
 {
 	struct smtp_client *c = ud;
-	struct smtp_worker *sw = c->w;
 
 	UNUSED(s);
 	users_cancel(&c->req);
-	if (c->counted)
-		anvil_disconnect(sw->anvil, c->ip);
 	smtp_client_reset_rcpts(c);
 	free(c->pending_rcpt);
-	for (size_t i = 0; i < sw->n_clients; i++) {
-		if (sw->clients[i] == c) {
-			sw->clients[i] = sw->clients[--sw->n_clients];
-			break;
-		}
-	}
+	mail_server_session_ended(c->w->server, c, &c->peer);
 	free(c);
-	if (sw->stopping && sw->n_clients == 0)
-		ev_break(sw->ctx->loop, EVBREAK_ALL);
 }
 
 static const struct smtp_hooks smtp_hooks = {
 	hook_auth, hook_mail, hook_rcpt, smtp_accept_message, hook_closed,
 };
 
-static void
-peer_ip(int fd, char *out, size_t size)
+static void *
+start_session(int fd, const struct mail_peer *peer, bool over_limit, void *ud)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	str_lcpy(out, "unknown", size);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		conn_addr_to_text((const struct sockaddr *)&ss, out, size);
-}
-
-static void
-new_client(struct smtp_worker *sw, int fd)
-{
+	struct smtp_worker *sw = ud;
 	struct smtp_client *c = xcalloc(1, sizeof(*c));
 	struct smtp_reply limit = { 421, "4.7.0", NULL };
 	char text[160];
 
 	c->w = sw;
-	peer_ip(fd, c->ip, sizeof(c->ip));
-	c->trusted = mta_in_mynetworks(sw->mta, c->ip);
-	if (!c->trusted) {
-		c->counted = true;
-		if (!anvil_connect(sw->anvil, c->ip, now_wall(sw))) {
-			(void)str_format(text, sizeof(text),
-			    "%s Error: too many connections from %s", sw->mta->myhostname, c->ip);
-			limit.text = text;
-			log_warn("smtp", NULL, "connection limit for %s", c->ip);
-		}
+	c->peer = *peer;
+	if (over_limit) {
+		(void)str_format(text, sizeof(text), "%s Error: too many connections from %s",
+		    sw->mta->myhostname, peer->ip);
+		limit.text = text;
 	}
-	if (sw->n_clients == sw->cap_clients) {
-		sw->cap_clients = sw->cap_clients * 2 + 16;
-		sw->clients = xrealloc(sw->clients, sw->cap_clients * sizeof(*sw->clients));
-	}
-	sw->clients[sw->n_clients++] = c;
 	c->s = smtp_session_new(sw->ctx->loop, fd, &sw->set, &smtp_hooks, c,
-	    limit.text != NULL ? &limit : NULL);
+	    over_limit ? &limit : NULL);
+	return c;
 }
 
 static void
-on_accept(struct ev_loop *loop, ev_io *w, int revents)
+shutdown_session(void *client, void *ud)
 {
-	struct smtp_listener *l = (struct smtp_listener *)w;
+	struct smtp_client *c = client;
 
-	UNUSED(loop);
-	UNUSED(revents);
-	for (int i = 0; i < 16; i++) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return;
-		}
-		new_client(l->sw, fd);
-	}
+	UNUSED(ud);
+	smtp_session_shutdown(c->s);
 }
 
-static void
-begin_stop(struct worker_ctx *ctx, void *ud)
-{
-	struct smtp_worker *sw = ud;
-	struct smtp_client **copy;
-	size_t n = sw->n_clients;
-
-	sw->stopping = true;
-	for (size_t i = 0; i < ctx->n_fds; i++)
-		ev_io_stop(ctx->loop, &sw->listeners[i].w);
-	if (n == 0) {
-		ev_break(ctx->loop, EVBREAK_ALL);
-		return;
-	}
-	/* The array shrinks as sessions end: work on a copy. */
-	copy = xmalloc(n * sizeof(*copy));
-	memcpy(copy, sw->clients, n * sizeof(*copy));
-	for (size_t i = 0; i < n; i++)
-		smtp_session_shutdown(copy[i]->s);
-	free(copy);
-}
+static const struct mail_server_ops smtp_server_ops = { start_session, shutdown_session };
 
 /* ----- setup ----- */
 
@@ -425,18 +356,11 @@ worker_smtp_run(struct worker_ctx *ctx)
 		return 1;
 	sw.anvil = anvil_new(&lim);
 	fill_settings(&sw);
-	sw.listeners = xcalloc(ctx->n_fds + 1, sizeof(*sw.listeners));
-	for (size_t i = 0; i < ctx->n_fds; i++) {
-		sw.listeners[i].sw = &sw;
-		ev_io_init(&sw.listeners[i].w, on_accept, ctx->fds[i], EV_READ);
-		ev_io_start(ctx->loop, &sw.listeners[i].w);
-	}
-	worker_install_signals(ctx, begin_stop, &sw);
+	sw.server = mail_server_new(ctx, m, sw.anvil, "smtp", &smtp_server_ops, &sw);
 	log_info("smtp", NULL, "%s worker ready on %zu socket(s) as %s", ctx->wcfg->type,
 	    ctx->n_fds, m->myhostname);
 	ev_run(ctx->loop, 0);
-	free(sw.listeners);
-	free(sw.clients);
+	mail_server_free(&sw.server);
 	anvil_free(&sw.anvil);
 	tls_ctx_free(&sw.tls);
 	spool_close(&sw.spool);
