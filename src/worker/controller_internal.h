@@ -119,6 +119,9 @@ void controller_savemap(struct controller *c, struct http_request *req);
  * the reason phrase is `reason` (NULL: standard one). */
 void controller_reply_json(struct http_request *req, int status, const char *reason,
     const char *json, size_t len);
+/* 200 with `*o` as compact JSON; frees *o. */
+struct obj;
+void controller_reply_obj(struct http_request *req, struct obj **o);
 /* {"error": message} with `message` as the reason phrase. */
 void controller_reply_error(struct http_request *req, int status, const char *message);
 

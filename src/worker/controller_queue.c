@@ -38,20 +38,6 @@
 #include <string.h>
 
 static void
-reply_obj(struct http_request *req, struct obj **o)
-{
-	struct buf b;
-
-	buf_init(&b, 0);
-	if (obj_emit_json(*o, &b, false) < 0)
-		controller_reply_error(req, 500, "cannot encode the reply");
-	else
-		controller_reply_json(req, 200, NULL, b.data, b.len);
-	buf_deinit(&b);
-	obj_free(o);
-}
-
-static void
 reply_success(struct http_request *req, const char *key, int64_t n)
 {
 	struct obj *o = obj_new_object();
@@ -59,7 +45,7 @@ reply_success(struct http_request *req, const char *key, int64_t n)
 	obj_object_append(o, "success", obj_new_bool(true));
 	if (key != NULL)
 		obj_object_append(o, key, obj_new_int(n));
-	reply_obj(req, &o);
+	controller_reply_obj(req, &o);
 }
 
 static void
@@ -136,7 +122,7 @@ queue_get(struct spool *spool, struct http_request *req, size_t n,
 
 	if (n == 0) {
 		o = queue_admin_list(spool);
-		reply_obj(req, &o);
+		controller_reply_obj(req, &o);
 		return;
 	}
 	if (n != 1) {
@@ -149,7 +135,7 @@ queue_get(struct spool *spool, struct http_request *req, size_t n,
 	if (o == NULL)
 		reply_admin_err(req, err);
 	else
-		reply_obj(req, &o);
+		controller_reply_obj(req, &o);
 }
 
 static void

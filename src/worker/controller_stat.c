@@ -135,18 +135,6 @@ stat_object(const struct controller *c, const struct stats_snapshot *s, bool rea
 	return o;
 }
 
-static void
-reply_obj(struct http_request *req, struct obj **o)
-{
-	struct buf b;
-
-	buf_init(&b, 0);
-	obj_emit_json(*o, &b, false);
-	obj_free(o);
-	controller_reply_json(req, 200, NULL, b.data, b.len);
-	buf_deinit(&b);
-}
-
 struct stat_job {
 	struct controller *c;
 	struct http_request *req;
@@ -163,7 +151,7 @@ stat_done(int rc, const struct bayes_stat *st, void *ud)
 	if (rc < 0)
 		log_warn("controller", NULL, "/stat: statistics backend unavailable");
 	o = stat_object(job->c, &job->snap, job->read_only, rc == 0 ? st : NULL);
-	reply_obj(job->req, &o);
+	controller_reply_obj(job->req, &o);
 }
 
 void
@@ -210,5 +198,5 @@ controller_auth_reply(struct controller *c, struct http_request *req, bool read_
 	put_int(o, "learned", s.learned);
 	obj_object_set(o, "read_only", obj_new_bool(read_only));
 	obj_object_set(o, "config_id", obj_new_string(c->config_id));
-	reply_obj(req, &o);
+	controller_reply_obj(req, &o);
 }

@@ -44,20 +44,6 @@
 #include <time.h>
 
 static void
-reply_obj(struct http_request *req, struct obj **o)
-{
-	struct buf b;
-
-	buf_init(&b, 0);
-	if (obj_emit_json(*o, &b, false) < 0)
-		controller_reply_error(req, 500, "cannot encode the reply");
-	else
-		controller_reply_json(req, 200, NULL, b.data, b.len);
-	buf_deinit(&b);
-	obj_free(o);
-}
-
-static void
 reply_success(struct http_request *req)
 {
 	static const char ok[] = "{\"success\":true}";
@@ -76,7 +62,7 @@ controller_graph(struct controller *c, struct http_request *req)
 		controller_reply_error(req, 400, "Invalid graph type");
 		return;
 	}
-	reply_obj(req, &o);
+	controller_reply_obj(req, &o);
 }
 
 void
@@ -109,7 +95,7 @@ controller_pie(struct controller *c, struct http_request *req)
 		obj_object_set(o, "value", obj_new_float(v));
 		obj_array_append(a, o);
 	}
-	reply_obj(req, &a);
+	controller_reply_obj(req, &a);
 }
 
 static long
@@ -155,7 +141,7 @@ controller_errors(struct controller *c, struct http_request *req)
 	struct obj *o = shared_stats_errors();
 
 	UNUSED(c);
-	reply_obj(req, &o);
+	controller_reply_obj(req, &o);
 }
 
 void
@@ -164,7 +150,7 @@ controller_neighbours(struct controller *c, struct http_request *req)
 	const struct obj *n = obj_lookup_path(c->ctx->cfg->root, "options.neighbours");
 	struct obj *o = n != NULL && n->type == OBJ_OBJECT ? obj_copy(n) : obj_new_object();
 
-	reply_obj(req, &o);
+	controller_reply_obj(req, &o);
 }
 
 /* The group's entry in `groups`, created at the end when new. */
@@ -203,7 +189,7 @@ controller_symbols(struct controller *c, struct http_request *req)
 		obj_object_set(r, "time", obj_new_float(0));
 		obj_array_append(group_rules(groups, si->group != NULL ? si->group : "ungrouped"), r);
 	}
-	reply_obj(req, &groups);
+	controller_reply_obj(req, &groups);
 }
 
 /* Threshold of action `i` in /stat order; NAN when off. */
@@ -253,7 +239,7 @@ controller_actions(struct controller *c, struct http_request *req)
 		obj_object_set(o, "value", isnan(v) ? obj_new_null() : obj_new_float(v));
 		obj_array_append(a, o);
 	}
-	reply_obj(req, &a);
+	controller_reply_obj(req, &a);
 }
 
 /* The request body as JSON; NULL (and the reply sent) when unusable. */

@@ -93,6 +93,20 @@ controller_reply_json(struct http_request *req, int status, const char *reason,
 }
 
 void
+controller_reply_obj(struct http_request *req, struct obj **o)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	if (obj_emit_json(*o, &b, false) < 0)
+		controller_reply_error(req, 500, "cannot encode the reply");
+	else
+		controller_reply_json(req, 200, NULL, b.data, b.len);
+	buf_deinit(&b);
+	obj_free(o);
+}
+
+void
 controller_reply_error(struct http_request *req, int status, const char *message)
 {
 	struct obj *o = obj_new_object();
