@@ -25,6 +25,7 @@
 #include "event/listen.h"
 #include "log/log.h"
 #include "scan/engine.h"
+#include "worker/privdrop.h"
 #include "worker/shared_stats.h"
 #include "worker/worker.h"
 
@@ -75,6 +76,8 @@ struct supervisor {
 	bool stopping;
 	double stop_deadline;
 	sigset_t sigset;
+	/* the run user of the current generation's workers */
+	struct privdrop privdrop;
 };
 
 /* The main process, as the workers it forks see their parent. */
@@ -207,6 +210,7 @@ child_main(struct supervisor *sv, const struct config_worker *wc, unsigned index
 	sigset_t none;
 	size_t n_fds;
 	int *fds = worker_fds(sv, wc, &n_fds);
+	char *err = NULL;
 	int rc;
 
 	/* Sockets of other workers are not this process's business. */
@@ -232,6 +236,11 @@ child_main(struct supervisor *sv, const struct config_worker *wc, unsigned index
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	log_set_process(wc->type);
+	/* Before the loop exists and before any client byte is read. */
+	if (privdrop_apply(&sv->privdrop, &err) < 0) {
+		log_error("main", NULL, "worker %s: %s", wc->type, err);
+		_exit(1);
+	}
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
@@ -277,6 +286,25 @@ child_spawn(struct supervisor *sv, struct child *c)
 	c->pid = pid;
 	c->started = now_mono();
 	log_info("main", NULL, "started worker %s #%u, pid %d", c->type, c->index, (int)pid);
+}
+
+/*
+ * Picks the run user for `cfg` and hands it the state dir; a failure keeps
+ * the previous choice (-1 with *error_r).
+ */
+static int
+privdrop_setup(struct supervisor *sv, const struct config *cfg, char **error_r)
+{
+	struct privdrop pd;
+
+	if (privdrop_plan(cfg, &pd, error_r) < 0 ||
+	    privdrop_prepare_state(&pd, cfg->state_dir, error_r) < 0)
+		return -1;
+	if (pd.active)
+		log_info("main", NULL, "workers run as %s (uid %u, gid %u)", pd.name,
+		    (unsigned)pd.uid, (unsigned)pd.gid);
+	sv->privdrop = pd;
+	return 0;
 }
 
 static void
@@ -416,6 +444,11 @@ reload(struct supervisor *sv)
 		log_warn("main", NULL, "logging settings not applied: %s", err);
 		free(err);
 	}
+	if (privdrop_setup(sv, ncfg, &err) < 0) {
+		log_error("main", NULL, "reload: %s; workers keep the previous user", err);
+		free(err);
+		err = NULL;
+	}
 	/* Forked workers have their own copies: the old engine can go now. */
 	scan_engine_free(&sv->engine);
 	config_unref(&sv->cfg);
@@ -514,6 +547,13 @@ supervisor_run(struct config *cfg, struct scan_engine *engine, const char *conf_
 	if (listeners_prepare(&sv, cfg, &err) < 0) {
 		log_error("main", NULL, "cannot listen: %s", err);
 		fprintf(stderr, "rspamd: cannot listen: %s\n", err);
+		free(err);
+		supervisor_free(&sv);
+		return 1;
+	}
+	if (privdrop_setup(&sv, cfg, &err) < 0) {
+		log_error("main", NULL, "%s", err);
+		fprintf(stderr, "rspamd: %s\n", err);
 		free(err);
 		supervisor_free(&sv);
 		return 1;

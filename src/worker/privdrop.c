@@ -1,0 +1,161 @@
+/*
+ * privdrop.c - choosing the unprivileged run user, handing it the state
+ * dir, and switching a forked worker to it.
+ *
+ * Why workers and not the main process: the main process must be able to
+ * bind privileged ports again on SIGHUP, and it never parses network input,
+ * so it keeps root; everything that talks to clients runs as the run user.
+ * Files the main process writes as root under the state dir (LMDB and
+ * SQLite files opened while building the engine, the log, the pid file)
+ * are chowned before every generation of workers is forked, so a worker
+ * can write them and a later run (as root or as the user) can read them.
+ */
+#include "worker/privdrop.h"
+#include "config/config.h"
+#include "core/obj.h"
+#include "core/str.h"
+#include "core/xmalloc.h"
+#include "log/log.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PRIVDROP_FD_LIMIT 32
+
+/* nftw() callbacks take no context: the main process is single-threaded. */
+static uid_t walk_uid;
+static gid_t walk_gid;
+static int walk_errno;
+static char walk_path[4096];
+
+static int
+plan_from_options(const struct obj *opts, struct privdrop *pd, char **error_r)
+{
+	const char *user = obj_get_string(obj_lookup(opts, "user"));
+	const char *group = obj_get_string(obj_lookup(opts, "group"));
+	const struct passwd *pw;
+	const struct group *gr;
+
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		*error_r = xasprintf("options.user: no such user \"%s\"", user);
+		return -1;
+	}
+	pd->uid = pw->pw_uid;
+	pd->gid = pw->pw_gid;
+	if (group != NULL) {
+		gr = getgrnam(group);
+		if (gr == NULL) {
+			*error_r = xasprintf("options.group: no such group \"%s\"", group);
+			return -1;
+		}
+		pd->gid = gr->gr_gid;
+	}
+	str_lcpy(pd->name, user, sizeof(pd->name));
+	return 0;
+}
+
+static void
+plan_from_state_dir(const char *state_dir, struct privdrop *pd)
+{
+	const struct passwd *pw;
+	struct stat st;
+
+	if (state_dir == NULL || stat(state_dir, &st) < 0 || st.st_uid == 0)
+		return;
+	pd->uid = st.st_uid;
+	pw = getpwuid(st.st_uid);
+	/* The user's primary group when it has a passwd entry, else the dir's. */
+	pd->gid = pw != NULL ? pw->pw_gid : st.st_gid;
+	if (pw != NULL)
+		str_lcpy(pd->name, pw->pw_name, sizeof(pd->name));
+	else
+		(void)str_format(pd->name, sizeof(pd->name), "uid %u", (unsigned)st.st_uid);
+	pd->active = true;
+}
+
+int
+privdrop_plan(const struct config *cfg, struct privdrop *pd_r, char **error_r)
+{
+	const struct obj *opts = obj_lookup(cfg->root, "options");
+
+	memset(pd_r, 0, sizeof(*pd_r));
+	if (geteuid() != 0)
+		return 0;
+	if (obj_get_string(obj_lookup(opts, "user")) != NULL) {
+		if (plan_from_options(opts, pd_r, error_r) < 0)
+			return -1;
+		/* user = "root" means: stay root, knowingly. */
+		pd_r->active = pd_r->uid != 0;
+		return 0;
+	}
+	plan_from_state_dir(cfg->state_dir, pd_r);
+	if (!pd_r->active)
+		log_warn("main", NULL, "running as root and workers stay root: set options.user "
+		    "or chown the state dir to an unprivileged user");
+	return 0;
+}
+
+static int
+chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)flag;
+	(void)ftw;
+	if (st->st_uid != 0)
+		return 0;
+	if (lchown(path, walk_uid, walk_gid) < 0) {
+		walk_errno = errno;
+		str_lcpy(walk_path, path, sizeof(walk_path));
+		return 1;
+	}
+	return 0;
+}
+
+int
+privdrop_prepare_state(const struct privdrop *pd, const char *state_dir, char **error_r)
+{
+	int rc;
+
+	if (!pd->active || state_dir == NULL)
+		return 0;
+	walk_uid = pd->uid;
+	walk_gid = pd->gid;
+	walk_errno = 0;
+	rc = nftw(state_dir, chown_entry, PRIVDROP_FD_LIMIT, FTW_PHYS | FTW_MOUNT);
+	if (rc == 1) {
+		*error_r = xasprintf("cannot chown %s to %s: %s", walk_path, pd->name,
+		    strerror(walk_errno));
+		return -1;
+	}
+	if (rc < 0) {
+		*error_r = xasprintf("cannot walk %s: %s", state_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+privdrop_apply(const struct privdrop *pd, char **error_r)
+{
+	if (!pd->active)
+		return 0;
+	/* Groups first: after setuid() we could no longer change them. */
+	if (setgroups(0, NULL) < 0 || setgid(pd->gid) < 0 || setuid(pd->uid) < 0) {
+		*error_r = xasprintf("cannot switch to %s (uid %u, gid %u): %s", pd->name,
+		    (unsigned)pd->uid, (unsigned)pd->gid, strerror(errno));
+		return -1;
+	}
+	/* A saved set-user-ID of 0 would let an exploit switch back. */
+	if (setuid(0) == 0 || getuid() != pd->uid || geteuid() != pd->uid ||
+	    getgid() != pd->gid || getegid() != pd->gid) {
+		*error_r = xasprintf("privileges not dropped to %s", pd->name);
+		return -1;
+	}
+	return 0;
+}
