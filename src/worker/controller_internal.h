@@ -115,6 +115,9 @@ void controller_maps(struct controller *c, struct http_request *req);
 void controller_getmap(struct controller *c, struct http_request *req);
 void controller_savemap(struct controller *c, struct http_request *req);
 
+/* controller_metrics.c: /metrics, the counters in Prometheus text format. */
+void controller_metrics(struct controller *c, struct http_request *req);
+
 /* worker_controller.c: JSON answer with the controller's extra headers;
  * the reason phrase is `reason` (NULL: standard one). */
 void controller_reply_json(struct http_request *req, int status, const char *reason,

@@ -8,8 +8,9 @@
  * local), /queue, and the web UI's /graph, /pie, /history,
  * /historyreset, /errors, /neighbours, /symbols, /actions, /saveactions,
  * /savesymbols, /maps, /getmap and /savemap (controller_ui.c,
- * controller_maps.c). Cross-site requests are refused before the
- * password check (controller_csrf.c). Other paths answer 404. Every reply carries
+ * controller_maps.c), and /metrics for Prometheus (controller_metrics.c).
+ * Cross-site requests are refused before the password check
+ * (controller_csrf.c). Other paths answer 404. Every reply carries
  * `Cache-Control: no-store`, as Rspamd's controller does. Each request is
  * counted as a control connection in the shared statistics, which the
  * controller also keeps across restarts in <dbdir>/stats.ucl (restored at
@@ -78,6 +79,7 @@ static const struct {
 	{ "maps", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_maps },
 	{ "getmap", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_getmap },
 	{ "savemap", CTRL_EP_SIMPLE, CTRL_ACCESS_PRIV, controller_savemap },
+	{ "metrics", CTRL_EP_SIMPLE, CTRL_ACCESS_READ, controller_metrics },
 };
 
 static const struct http_header ctrl_headers[] = {
