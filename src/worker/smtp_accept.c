@@ -12,11 +12,14 @@
  * Every queued message carries X-Spamd-Result, X-Spam-Score and
  * Authentication-Results; copies of those headers the client sent are
  * dropped so a sender cannot pre-label its own mail. 250 is sent only
- * once the queue file and its directory entry are on disk.
+ * once the queue file and its directory entry are on disk. A queue file
+ * that cannot be written answers 451 4.3.0, or 452 4.3.1 when the spool's
+ * file system has no room for the message, so the client knows why.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "config/config.h"
@@ -330,6 +333,23 @@ finish(struct smtp_client *c, const struct smtp_reply *r)
 	smtp_session_message_done(c->s, r);
 }
 
+/*
+ * After a failed enqueue: is the spool's file system out of room? Asked
+ * of the file system rather than taken from errno, which the spool's
+ * cleanup (log line, unlink, close) may have overwritten by now.
+ */
+static bool
+spool_is_full(struct smtp_client *c)
+{
+	struct statvfs st;
+	unsigned long long avail;
+
+	if (statvfs(spool_root(c->w->spool), &st) < 0)
+		return false;
+	avail = (unsigned long long)st.f_bavail * st.f_frsize;
+	return avail < (unsigned long long)c->message_len + SMTP_ADDED_HEADERS_MAX;
+}
+
 static void
 scan_done(struct scan_task *task, void *ud)
 {
@@ -349,7 +369,9 @@ scan_done(struct scan_task *task, void *ud)
 		r = (struct smtp_reply){ 451, "4.7.1",
 		    task->pre_message != NULL ? task->pre_message : "Try again later" };
 	} else if (enqueue(c, task, spam, id) < 0) {
-		r = (struct smtp_reply){ 451, "4.3.0", "Error: queue file write error" };
+		r = spool_is_full(c) ?
+		    (struct smtp_reply){ 452, "4.3.1", "Error: insufficient system storage" } :
+		    (struct smtp_reply){ 451, "4.3.0", "Error: queue file write error" };
 	} else {
 		(void)str_format(text, sizeof(text), "Ok: queued as %s", id);
 		log_info("smtp", c->tx.session_id,
