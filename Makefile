@@ -41,6 +41,9 @@ fuzz: setup
 fuzz-short: setup
 	./scripts/fuzz.sh $${FUZZ_SECONDS:-20}
 
+stress: build
+	RSPAMD_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) -q -s test/stress
+
 bench: build
 	./test/bench/run.sh
 
