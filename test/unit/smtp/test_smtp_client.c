@@ -147,6 +147,19 @@ fake_cb(struct conn *c, enum conn_event ev, void *ud)
 		return;
 	}
 	in = conn_input(c);
+	/* DATA lines are consumed in one go per read: a memmove per line of a
+	 * 2 MB body costs seconds under ASan. */
+	if (f->in_data) {
+		size_t pos = 0;
+
+		while (f->in_data && (nl = memchr(in->data + pos, '\n', in->len - pos)) != NULL) {
+			size_t len = (size_t)(nl - (in->data + pos)) + 1;
+
+			fake_data_line(f, in->data + pos, len);
+			pos += len;
+		}
+		buf_consume(in, pos);
+	}
 	while (f->c != NULL && (nl = memchr(in->data, '\n', in->len)) != NULL) {
 		size_t len = (size_t)(nl - in->data) + 1;
 
@@ -699,7 +712,7 @@ test_big_fd(void)
 	m.fd_offset = 6;
 	m.fd_len = size;
 	test_assert(smtp_client_send(o.cl, &m) == 0);
-	test_assert(run_until(&o.dones, 1, 20));
+	test_assert(run_until(&o.dones, 1, 60));
 	test_assert(o.final.code == 250);
 	n = unstuff(&f.body, back);
 	/* bare LF became CRLF: compare with the CRs taken out */
