@@ -18,7 +18,8 @@
 #include "log/log.h"
 
 #include <errno.h>
-#include <ftw.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -26,13 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PRIVDROP_FD_LIMIT 32
-
-/* nftw() callbacks take no context: the main process is single-threaded. */
-static uid_t walk_uid;
-static gid_t walk_gid;
-static int walk_errno;
-static char walk_path[4096];
+/* Maildir++ is domain/user/.folder/cur: far below this. */
+#define PRIVDROP_MAX_DEPTH 16
 
 static int
 plan_from_options(const struct obj *opts, struct privdrop *pd, char **error_r)
@@ -102,42 +98,76 @@ privdrop_plan(const struct config *cfg, struct privdrop *pd_r, char **error_r)
 	return 0;
 }
 
+/*
+ * The tree is writable by the run user, who may have planted symlinks or
+ * hard links to root's files, or swap a directory for a symlink while we
+ * walk: so the walk goes by directory fds (openat with O_NOFOLLOW, never a
+ * path), changes entries with AT_SYMLINK_NOFOLLOW, and leaves alone any
+ * non-directory with more than one link (a hard link to /etc/shadow must
+ * not become the user's).
+ */
 static int
-chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+chown_tree(int dirfd, const struct privdrop *pd, unsigned depth, char **error_r)
 {
-	(void)flag;
-	(void)ftw;
-	if (st->st_uid != 0)
+	DIR *d;
+	const struct dirent *de;
+	int rc = 0;
+
+	if (depth > PRIVDROP_MAX_DEPTH)
 		return 0;
-	if (lchown(path, walk_uid, walk_gid) < 0) {
-		walk_errno = errno;
-		str_lcpy(walk_path, path, sizeof(walk_path));
-		return 1;
+	d = fdopendir(dirfd);
+	if (d == NULL) {
+		close(dirfd);
+		*error_r = xasprintf("cannot read a state directory: %s", strerror(errno));
+		return -1;
 	}
-	return 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+		int fd;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		if (st.st_uid == 0 && (S_ISDIR(st.st_mode) || st.st_nlink == 1) &&
+		    fchownat(dirfd, de->d_name, pd->uid, pd->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+			*error_r = xasprintf("cannot chown %s to %s: %s", de->d_name, pd->name,
+			    strerror(errno));
+			rc = -1;
+		}
+		if (rc == 0 && S_ISDIR(st.st_mode)) {
+			fd = openat(dirfd, de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				rc = chown_tree(fd, pd, depth + 1, error_r);
+		}
+	}
+	closedir(d);
+	return rc;
 }
 
 int
 privdrop_prepare_state(const struct privdrop *pd, const char *state_dir, char **error_r)
 {
-	int rc;
+	struct stat st;
+	int fd;
 
 	if (!pd->active || state_dir == NULL)
 		return 0;
-	walk_uid = pd->uid;
-	walk_gid = pd->gid;
-	walk_errno = 0;
-	rc = nftw(state_dir, chown_entry, PRIVDROP_FD_LIMIT, FTW_PHYS | FTW_MOUNT);
-	if (rc == 1) {
-		*error_r = xasprintf("cannot chown %s to %s: %s", walk_path, pd->name,
-		    strerror(walk_errno));
+	fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*error_r = xasprintf("cannot open %s: %s", state_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	if (rc < 0) {
-		*error_r = xasprintf("cannot walk %s: %s", state_dir, strerror(errno));
+	if (st.st_uid == 0 && fchown(fd, pd->uid, pd->gid) < 0) {
+		*error_r = xasprintf("cannot chown %s to %s: %s", state_dir, pd->name,
+		    strerror(errno));
+		close(fd);
 		return -1;
 	}
-	return 0;
+	return chown_tree(fd, pd, 0, error_r);
 }
 
 int

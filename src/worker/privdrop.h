@@ -37,8 +37,10 @@ int privdrop_plan(const struct config *cfg, struct privdrop *pd_r, char **error_
 /*
  * Hands the files the main process created as root under `state_dir`
  * (directories, databases, the log) to the run user, so workers can write
- * them. Entries owned by anyone else are left alone; symlinks are not
- * followed. No-op when inactive. -1 with a heap *error_r.
+ * them. Only root-owned entries change; symlinks are never followed and
+ * files with several hard links are skipped (the user controls the tree
+ * and must not get root's files through it). No-op when inactive. -1 with
+ * a heap *error_r.
  */
 int privdrop_prepare_state(const struct privdrop *pd, const char *state_dir,
     char **error_r);

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, Daemon
 from dnszone import DnsZone
 from mailcore import (add_user, client_tls, mail_daemon, message, read, rspamadm,
                       wait_messages, wait_port)
@@ -112,6 +112,15 @@ def test_workers_drop_to_state_dir_owner(zone):
         add_user(d, "bob@example.test", PASSWORD)
         # rspamadm ran as root: its files are root's until the daemon starts
         os.chown(d.state, nobody.pw_uid, nobody.pw_gid)
+        # what a compromised worker could plant for the next start's chown:
+        # a symlink and a hard link to a file of root's
+        secret = os.path.join(top, "secret")
+        with open(secret, "w") as f:
+            f.write("root only\n")
+        os.chmod(secret, 0o600)
+        os.symlink(secret, os.path.join(d.state, "db", "planted-symlink"))
+        os.link(secret, os.path.join(d.state, "db", "planted-hardlink"))
+        os.symlink("/etc", os.path.join(d.state, "planted-dir-link"))
         d.start()
         for port in (d.smtp_port, d.submission_port, d.smtps_port, d.imap_port, d.imaps_port,
                      d.pop3_port, d.pop3s_port):
@@ -139,8 +148,12 @@ def test_workers_drop_to_state_dir_owner(zone):
                               message(subject="As nobody")) == {}
         files = wait_messages(d, "bob@example.test")
         assert len(files) == 1 and os.stat(files[0]).st_uid == nobody.pw_uid
+        assert os.stat(secret).st_uid == 0 and os.stat("/etc").st_uid == 0
+        assert os.stat("/etc/passwd").st_uid == 0
         for root, dirs, names in os.walk(d.state):
             for n in dirs + names:
+                if n == "planted-hardlink":
+                    continue
                 st = os.lstat(os.path.join(root, n))
                 assert st.st_uid == nobody.pw_uid, (os.path.join(root, n), st.st_uid)
         assert "workers run as nobody" in d.log()
@@ -154,8 +167,38 @@ def test_workers_drop_to_state_dir_owner(zone):
         d.stop()
         d.start()
         assert d.ping(d.port)
+        assert os.stat(secret).st_uid == 0
         print("HTTP ping, SMTP delivery into Maildir, IMAP SELECT, restart; "
-              "whole state dir owned by nobody")
+              "whole state dir owned by nobody; planted symlink/hard link to a root "
+              "file did not hand it over")
+    finally:
+        d.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to test the privilege drop")
+def test_options_user_wins_and_unknown_user_refused():
+    nobody = pwd.getpwnam("nobody")
+    top = tempfile.mkdtemp(prefix="rspamd-privdrop-", dir="/tmp")
+    os.chmod(top, 0o755)
+    d = Daemon(os.path.join(top, "a"), extra_local={"options.inc": 'user = "nobody";\n'})
+    try:
+        d.start()  # state dir created by root: options.user decides
+        deadline = time.time() + 10
+        while len(d.worker_pids()) < 3 and time.time() < deadline:
+            time.sleep(0.1)
+        for pid in d.worker_pids():
+            assert proc_ids(pid)["Uid"][0] == nobody.pw_uid
+        assert proc_ids(d.proc.pid)["Uid"][0] == 0
+        assert os.stat(os.path.join(d.state, "db")).st_uid == nobody.pw_uid
+        d.stop()
+        bad = Daemon(os.path.join(top, "b"),
+                     extra_local={"options.inc": 'user = "no-such-user-zz";\n'})
+        r = subprocess.run([os.path.join(BIN, "rspamd"), "-f", "-c", bad.conf, "--state-dir",
+                            bad.state], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "no such user" in r.stderr, (r.returncode, r.stderr)
+        print("options.user = nobody with a root-owned state dir: workers nobody, db/ chowned; "
+              "unknown user: exit 1, %r" % r.stderr.strip().splitlines()[-1])
     finally:
         d.stop()
         shutil.rmtree(top, ignore_errors=True)
