@@ -489,6 +489,8 @@ begin_stop(struct supervisor *sv, int sig)
 static void
 handle_signal(struct supervisor *sv, int sig)
 {
+	char *err = NULL;
+
 	switch (sig) {
 	case SIGCHLD:
 		reap(sv);
@@ -503,6 +505,11 @@ handle_signal(struct supervisor *sv, int sig)
 		break;
 	case SIGUSR1:
 		log_reopen();
+		/* The new file is root's: workers reopen it as the run user. */
+		if (privdrop_prepare_state(&sv->privdrop, sv->cfg->logdir, &err) < 0) {
+			log_warn("main", NULL, "log reopen: %s", err);
+			free(err);
+		}
 		signal_generation(sv, UINT32_MAX, SIGUSR1);
 		break;
 	default:

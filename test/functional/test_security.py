@@ -14,6 +14,7 @@ import imaplib
 import os
 import pwd
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -163,6 +164,24 @@ def test_workers_drop_to_state_dir_owner(zone):
         typ, data = m.select("INBOX")
         assert typ == "OK" and data[0] == b"1", data
         m.logout()
+        # log rotation: the reopened file is usable by the workers as nobody
+        log = os.path.join(d.state, "log", "rspamd.log")
+        os.rename(log, log + ".1")
+        d.signal(signal.SIGUSR1)
+        deadline = time.time() + 10
+        while not os.path.exists(log) and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        with smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=30) as s:
+            s.ehlo("client.example.org")
+            assert s.sendmail("alice@example.org", ["bob@example.test"],
+                              message(subject="After rotation")) == {}
+        # (the IMAP SELECT above moved the first one to cur/)
+        assert len(wait_messages(d, "bob@example.test", 1)) == 1
+        deadline = time.time() + 10
+        while "(smtp)" not in d.log() and time.time() < deadline:
+            time.sleep(0.1)
+        assert "(smtp)" in d.log() and os.stat(log).st_uid == nobody.pw_uid, d.log()
         # a second start (files now owned by nobody) still works
         d.stop()
         d.start()
