@@ -12,6 +12,7 @@ import base64
 import http.client
 import imaplib
 import os
+import poplib
 import pwd
 import shutil
 import signal
@@ -523,6 +524,44 @@ def test_imap_login_failures_throttled_and_logged(tmp_path, zone):
         fails = [l for l in log.splitlines() if "failed" in l and "127.0.0.1" in l]
         assert len(fails) >= 5, log[-3000:]
         print("IMAP LOGIN: %d failures, right password then %r; %d log lines with the IP"
+              % (len(outcomes), ok, len(fails)))
+    finally:
+        d.stop()
+
+
+def test_pop3_pass_failures_throttled_and_logged(tmp_path, zone):
+    d = mail_daemon(tmp_path, zone.address)
+    rspamadm(d, "domain", "add", "example.test")
+    add_user(d, "brute@example.test", PASSWORD)
+    d.start()
+    try:
+        outcomes = []
+        for _ in range(5):
+            try:
+                p = poplib.POP3_SSL("127.0.0.1", d.pop3s_port, context=client_tls(), timeout=30)
+                for _ in range(3):
+                    p.user("brute@example.test")
+                    try:
+                        p.pass_("guess")
+                        outcomes.append("OK")
+                    except poplib.error_proto as e:
+                        outcomes.append(e.args[0][:30])
+                p.quit()
+            except (poplib.error_proto, OSError) as e:
+                outcomes.append("closed " + str(e)[:30])
+        try:
+            p = poplib.POP3_SSL("127.0.0.1", d.pop3s_port, context=client_tls(), timeout=30)
+            p.user("brute@example.test")
+            ok = p.pass_(PASSWORD)
+        except (poplib.error_proto, OSError) as e:
+            ok = "refused: " + str(e)[:60]
+        assert not str(ok).startswith("b'+OK"), outcomes
+        log = d.log()
+        assert "too many failed logins from 127.0.0.1" in log
+        fails = [l for l in log.splitlines()
+                 if "authentication failed for brute@example.test from 127.0.0.1" in l]
+        assert len(fails) >= 5, log[-3000:]
+        print("POP3 PASS: %d attempts, right password then %r; %d log lines with user and IP"
               % (len(outcomes), ok, len(fails)))
     finally:
         d.stop()
