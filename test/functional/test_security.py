@@ -266,6 +266,10 @@ def test_smtp_smuggling_variants_do_not_end_data(mx, fake_end):
         assert len(files) == before + 1
         data = read(files[-1])
         assert b"SMUGGLED" in data and b"Subject: Carrier" in data
+        # stored (and so relayed) with CRLF lines only: no bare CR/LF to
+        # smuggle through the next hop either
+        bare = data.replace(b"\r\n", b"")
+        print("  stored: bare LF %d, bare CR %d" % (bare.count(b"\n"), bare.count(b"\r")))
     print("fake end %r: DATA reply %r, smuggled message not queued" % (fake_end, end.strip()))
 
 
