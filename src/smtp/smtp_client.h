@@ -266,8 +266,8 @@ void smtp_client_parse_caps(const struct smtp_reply_parser *p,
 /*
  * Dot-stuffing and CRLF normalization, streamed: feed any chunking of the
  * content, get the same output. smtp_dot_encode() appends at most
- * 2 * len bytes (bare LF -> CRLF, '.' at a line start doubled; a lone CR
- * is passed through).
+ * 2 * len bytes (bare LF and lone CR -> CRLF, '.' at a line start
+ * doubled), so "\r.\r" can never end the data at the next hop.
  * smtp_dot_finish() appends the end: CRLF if the content did not end
  * with one, then ".\r\n". Both return 0, or -1 when `out` is full.
  */

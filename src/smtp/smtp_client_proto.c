@@ -214,6 +214,14 @@ smtp_dot_encode(struct smtp_dot_state *st, const char *in, size_t len,
 	while (i < len) {
 		char ch = in[i];
 
+		if (st->prev_cr && ch != '\n') {
+			/* A lone CR is sent as a line end: no server after us may
+			 * read "\r.\r" as the end of the data (SMTP smuggling). */
+			if (buf_putc(out, '\n') < 0)
+				return -1;
+			st->prev_cr = false;
+			st->line_start = true;
+		}
 		if (ch == '\n') {
 			if (!st->prev_cr && buf_putc(out, '\r') < 0)
 				return -1;

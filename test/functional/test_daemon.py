@@ -15,6 +15,11 @@ from test_scan_protocol import HAM, checkv2
 
 def test_crashed_worker_is_restarted(daemon_factory):
     d = daemon_factory(workers=2).start()
+    # ready means the scanner and controller answer; the milter proxy may
+    # still be forking
+    deadline = time.time() + 15
+    while len(d.worker_pids()) < 4 and time.time() < deadline:
+        time.sleep(0.05)
     before = d.worker_pids()
     assert len(before) == 4  # 2 normal + controller + milter proxy
     os.kill(before[0], signal.SIGKILL)

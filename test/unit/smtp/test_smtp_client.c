@@ -941,7 +941,8 @@ test_dot_encoder(void)
 		{ "a\r\n.\r\n", "a\r\n..\r\n.\r\n" },
 		{ "a\n.b\n", "a\r\n..b\r\n.\r\n" },
 		{ "a\r", "a\r\n.\r\n" },
-		{ "a\rb\r\n", "a\rb\r\n.\r\n" },
+		{ "a\rb\r\n", "a\r\nb\r\n.\r\n" },
+		{ "x\r.\ry", "x\r\n..\r\ny\r\n.\r\n" },
 		{ "x.\r\n..\n", "x.\r\n...\r\n.\r\n" },
 	};
 
