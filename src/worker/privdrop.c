@@ -106,15 +106,32 @@ privdrop_plan(const struct config *cfg, struct privdrop *pd_r, char **error_r)
  * non-directory with more than one link (a hard link to /etc/shadow must
  * not become the user's).
  */
+/*
+ * How deep to go below a top-level entry. The mailboxes and the queue
+ * files are written by the workers, as the run user already; walking
+ * millions of messages at every start and reload would only cost time.
+ * The entries directly in mail/ and spool/ (domains; the queue
+ * directories, which `rspamadm queue` run as root may have created) are
+ * handed over, not what lies below them.
+ */
+static unsigned
+subtree_depth(unsigned depth, const char *name, unsigned max_depth)
+{
+	if (depth != 0)
+		return max_depth;
+	if (strcmp(name, "mail") == 0 || strcmp(name, "spool") == 0)
+		return 1;
+	return max_depth;
+}
+
 static int
-chown_tree(int dirfd, const struct privdrop *pd, unsigned depth, char **error_r)
+chown_tree(int dirfd, const struct privdrop *pd, unsigned depth, unsigned max_depth,
+    char **error_r)
 {
 	DIR *d;
 	const struct dirent *de;
 	int rc = 0;
 
-	if (depth > PRIVDROP_MAX_DEPTH)
-		return 0;
 	d = fdopendir(dirfd);
 	if (d == NULL) {
 		close(dirfd);
@@ -135,11 +152,12 @@ chown_tree(int dirfd, const struct privdrop *pd, unsigned depth, char **error_r)
 			    strerror(errno));
 			rc = -1;
 		}
-		if (rc == 0 && S_ISDIR(st.st_mode)) {
+		if (rc == 0 && S_ISDIR(st.st_mode) && depth < max_depth) {
 			fd = openat(dirfd, de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd >= 0)
-				rc = chown_tree(fd, pd, depth + 1, error_r);
+				rc = chown_tree(fd, pd, depth + 1, subtree_depth(depth, de->d_name,
+				    max_depth), error_r);
 		}
 	}
 	closedir(d);
@@ -167,7 +185,7 @@ privdrop_prepare_state(const struct privdrop *pd, const char *state_dir, char **
 		close(fd);
 		return -1;
 	}
-	return chown_tree(fd, pd, 0, error_r);
+	return chown_tree(fd, pd, 0, PRIVDROP_MAX_DEPTH, error_r);
 }
 
 int
