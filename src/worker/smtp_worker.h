@@ -46,6 +46,7 @@ struct smtp_client {
 	bool authed;         /* the transaction's client authenticated */
 	size_t declared_size; /* MAIL SIZE=, 0 when not given */
 	struct users_req *req;
+	char *auth_user;     /* the login being checked, for the log */
 	char *pending_rcpt;  /* the RCPT a lookup is running for */
 	struct smtp_rcpt *rcpts;
 	size_t n_rcpts;

@@ -160,7 +160,8 @@ auth_answer(int result, void *ud)
 	}
 	if (result == 0) {
 		anvil_auth_failed(c->w->anvil, c->peer.ip, now);
-		log_info("imap", imap_session_id(c->s), "authentication failed from %s", c->peer.ip);
+		log_info("imap", imap_session_id(c->s), "authentication failed for %s from %s",
+		    c->user, c->peer.ip);
 	}
 	free(c->user);
 	c->user = NULL;

@@ -71,8 +71,11 @@ auth_answer(int result, void *ud)
 	c->req = NULL;
 	if (result == 0) {
 		anvil_auth_failed(c->w->anvil, c->peer.ip, now_wall(c->w));
-		log_info("smtp", smtp_session_id(c->s), "AUTH failed from %s", c->peer.ip);
+		log_info("smtp", smtp_session_id(c->s), "AUTH failed for %s from %s",
+		    c->auth_user, c->peer.ip);
 	}
+	free(c->auth_user);
+	c->auth_user = NULL;
 	smtp_session_auth_done(c->s, result, NULL);
 }
 
@@ -87,6 +90,8 @@ hook_auth(struct smtp_session *s, const char *user, const char *password, void *
 		smtp_session_auth_done(c->s, -1, NULL);
 		return;
 	}
+	free(c->auth_user);
+	c->auth_user = xstrdup(user);
 	c->req = users_authenticate(c->w->users, user, password, auth_answer, c);
 }
 
@@ -249,6 +254,7 @@ hook_closed(struct smtp_session *s, void *ud)
 	UNUSED(s);
 	users_cancel(&c->req);
 	smtp_client_reset_rcpts(c);
+	free(c->auth_user);
 	free(c->pending_rcpt);
 	mail_server_session_ended(c->w->server, c, &c->peer);
 	free(c);
