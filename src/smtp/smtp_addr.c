@@ -399,7 +399,9 @@ smtp_addr_parse(const char *in, size_t len, unsigned flags,
 		*error_r = c.utf8_bad ? SMTP_ADDR_ERR_UTF8 : SMTP_ADDR_ERR_SYNTAX;
 		return -1;
 	}
-	if (c.pos - start > SMTP_ADDR_PATH_MAX) {
+	/* The limit counts the brackets, also for a path written without
+	 * them, so that the address fits once we write it with them. */
+	if (c.pos - start + (c.p[start] == '<' ? 0 : 2) > SMTP_ADDR_PATH_MAX) {
 		*error_r = SMTP_ADDR_ERR_TOO_LONG;
 		return -1;
 	}

@@ -86,6 +86,22 @@ test_invalid(void)
 	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
 	    "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
 	test_assert(parse(path, 0, &a, &err) < 0 && err == SMTP_ADDR_ERR_TOO_LONG);
+	/* Without brackets the limit still counts them (found by fuzzing: a
+	 * 255-byte bare path could not be written back as <...>). */
+	{
+		char bare[300];
+
+		/* "u@" then 60-letter labels separated by dots */
+		memset(bare, 'd', sizeof(bare));
+		memcpy(bare, "u@", 2);
+		for (size_t i = 62; i < sizeof(bare); i += 61)
+			bare[i] = '.';
+		bare[255] = '\0';
+		test_assert(parse(bare, SMTP_ADDR_ALLOW_UNBRACKETED, &a, &err) < 0 &&
+		    err == SMTP_ADDR_ERR_TOO_LONG);
+		bare[254] = '\0';
+		test_assert(parse(bare, SMTP_ADDR_ALLOW_UNBRACKETED, &a, &err) == 0);
+	}
 	test_assert(parse("<\xc3\xbc@b.test>", 0, &a, &err) < 0 && err == SMTP_ADDR_ERR_UTF8);
 	test_assert(parse("<\xc3(@b.test>", SMTP_ADDR_ALLOW_UTF8, &a, &err) < 0 &&
 	    err == SMTP_ADDR_ERR_SYNTAX);
