@@ -50,6 +50,9 @@ function message(subject, { from = 'alice@example.org', body } = {}) {
 		`MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n${text}`.replace(/\n/g, '\r\n');
 }
 
+// Waits that span a configuration reload of every worker.
+const RELOAD_MS = 60000;
+
 async function waitFor(fn, what, timeoutMs = 15000, stepMs = 250) {
 	const end = Date.now() + timeoutMs;
 	let last;
@@ -239,7 +242,7 @@ test('add_header_threshold_changes_action', async (page) => {
 	await page.fill('#action-add-header', newValue);
 	await page.click('#actions-save');
 	await waitFor(async () => (await api('/actions')).data.find((a) => a.action === 'add header').value === Number(newValue),
-		'/actions to show the new threshold');
+		'/actions to show the new threshold', RELOAD_MS, 500);
 	// the next scan, from the scan page
 	await go(page, 'scan');
 	await page.fill('#scan-text', body.replace(/\r\n/g, '\n'));
@@ -268,7 +271,7 @@ test('map_edit_takes_effect', async (page) => {
 	await page.click('#map-save');
 	await waitFor(async () => (await text(page, '#toast')) === 'Map saved', 'the save to succeed');
 	await shot(page, 'maps-edited');
-	await waitFor(async () => sym in (await scan()).symbols, `${sym} on the next scans`, 15000, 500);
+	await waitFor(async () => sym in (await scan()).symbols, `${sym} on the next scans`, RELOAD_MS, 500);
 });
 
 test('queue_page_loads', async (page) => {
@@ -294,7 +297,10 @@ test('symbol_weight_edit', async (page) => {
 					return r.weight;
 		return null;
 	};
-	await waitFor(async () => Math.abs(await weight() - 0.42) < 1e-9, 'the new weight in /symbols');
+	// the save reloads every worker (config check, rules compiled again):
+	// seconds on a busy machine
+	await waitFor(async () => Math.abs(await weight() - 0.42) < 1e-9, 'the new weight in /symbols',
+		RELOAD_MS, 500);
 	await api('/savesymbols', { method: 'POST', body: JSON.stringify([{ name: 'MISSING_XM_UA', value: Number(orig) }]) });
 });
 
