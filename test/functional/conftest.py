@@ -215,3 +215,14 @@ def pg():
     server = PgServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def zone():
+    """A loopback DNS server answering NXDOMAIN to everything, so a daemon
+    under test never waits on real DNS; tests that need records define
+    their own `zone`."""
+    from dnszone import DnsZone
+    z = DnsZone("")
+    yield z
+    z.stop()

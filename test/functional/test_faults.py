@@ -36,20 +36,12 @@ import time
 import pytest
 
 from conftest import corpus_files, free_port
-from dnszone import DnsZone
 from mailcore import add_user, client_tls, mail_daemon, maildir, rspamadm, wait_messages, wait_port
 
 PASSWORD = "fault-pw-123"
 REDIS_SERVER = "/usr/bin/redis-server"
 REDIS_CLI = "/usr/bin/redis-cli"
 HAVE_REDIS = os.access(REDIS_SERVER, os.X_OK) and os.access(REDIS_CLI, os.X_OK)
-
-
-@pytest.fixture
-def zone():
-    z = DnsZone("")
-    yield z
-    z.stop()
 
 
 def smtp_daemon(tmp, zone, mta=""):

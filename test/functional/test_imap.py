@@ -15,27 +15,18 @@ import os
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from dnszone import DnsZone
 from mailcore import add_user, client_tls, mail_daemon, maildir, rspamadm, wait_messages
 
 PASSWORD = "correct horse battery"
 USERS = ("tls", "imaps", "list", "fetch", "store", "copy", "append", "folders", "idle",
          "iso", "other", "junk", "flow")
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="module")
-def zone():
-    z = DnsZone("")
-    yield z
-    z.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import glob
 import os
 import re
 import smtplib
-import socket
 import socketserver
 import subprocess
 import threading

@@ -15,19 +15,11 @@ import time
 
 import pytest
 
-from dnszone import DnsZone
 from mailcore import add_user, client_tls, mail_daemon, maildir, rspamadm, wait_messages
 
 PASSWORD = "correct horse battery"
 USERS = ("stat", "retr", "top", "rset", "quit", "drop", "uidl", "lock", "tls", "pop3s",
          "plain")
-
-
-@pytest.fixture(scope="module")
-def zone():
-    z = DnsZone("")
-    yield z
-    z.stop()
 
 
 @pytest.fixture(scope="module")

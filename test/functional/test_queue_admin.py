@@ -22,18 +22,10 @@ import time
 import pytest
 
 from conftest import BIN, free_port
-from dnszone import DnsZone
 from mailcore import add_user, mail_daemon, message, rspamadm
 
 READ_PW = "queue-read-pw"
 ENABLE_PW = "queue-enable-pw"
-
-
-@pytest.fixture(scope="module")
-def zone():
-    z = DnsZone("")
-    yield z
-    z.stop()
 
 
 def controller_conf(d):

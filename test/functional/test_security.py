@@ -26,20 +26,12 @@ import time
 import pytest
 
 from conftest import BIN, Daemon
-from dnszone import DnsZone
 from mailcore import (add_user, client_tls, mail_daemon, message, read, rspamadm,
                       wait_messages, wait_port)
 
 PASSWORD = "correct horse battery"
 CTL_PW = "ctl-read-pw"
 CTL_ENABLE_PW = "ctl-enable-pw"
-
-
-@pytest.fixture(scope="module")
-def zone():
-    z = DnsZone("")
-    yield z
-    z.stop()
 
 
 @pytest.fixture(scope="module")

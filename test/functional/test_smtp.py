@@ -16,19 +16,11 @@ import subprocess
 
 import pytest
 
-from dnszone import DnsZone
 from conftest import GTUBE
 from mailcore import (add_user, client_tls, mail_daemon, message, read, rspamadm,
                       wait_messages)
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def zone():
-    z = DnsZone("")
-    yield z
-    z.stop()
 
 
 @pytest.fixture(scope="module")

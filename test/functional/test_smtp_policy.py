@@ -10,17 +10,9 @@ import time
 
 import pytest
 
-from dnszone import DnsZone
 from mailcore import add_user, mail_daemon, message, read, rspamadm, wait_messages
 
 PASSWORD = "pw-for-policy-tests"
-
-
-@pytest.fixture(scope="module")
-def zone():
-    z = DnsZone("")
-    yield z
-    z.stop()
 
 
 def send(port, rcpt, subject="Hello", body="hi", sender="alice@example.org"):
