@@ -372,7 +372,7 @@ test_corpus(void)
 	const char *dir = getenv("CORPUS_DIR");
 	char **spam = NULL, **ham = NULL;
 	size_t ns, nh, ok = 0, spam_hits = 0, ham_spam = 0, ham_hits = 0, h;
-	bool is_ham;
+	bool is_ham = false;
 
 	if (dir == NULL || (ns = list_group(dir, "spam-1", &spam)) < 450 ||
 	    (nh = list_group(dir, "easy-ham-1", &ham)) < 2200) {
