@@ -4,7 +4,9 @@
  * (unknown tokens, learn, 208 for the same digest and class, relearn into
  * the other class, per-user counts, stat), password and db options, servers
  * from the global redis {} section, no loop, cancel, and outages (server
- * killed, restarted with an empty script cache, stopped).
+ * killed, restarted with an empty script cache, stopped), and the learn
+ * pipeline (WATCH/MULTI/EXEC with the Lua fallback when the digest is
+ * known; the HyperLogLog token estimate).
  */
 #include "scan/bayes/bayes_backend.h"
 #include "test.h"
@@ -407,6 +409,74 @@ server_saw(const struct redis_test_server *srv, const char *cmd)
 	return seen;
 }
 
+/* Runs one command on a side connection (another host, as far as the
+ * backend can tell); true when it got a non-error reply. */
+static bool
+server_cmd(const struct redis_test_server *srv, const char *fmt, const char *a,
+    const char *b, const char *c)
+{
+	redisContext *sync = redis_test_sync(srv);
+	redisReply *r;
+	bool ok;
+
+	if (sync == NULL)
+		return false;
+	r = redisCommand(sync, fmt, a, b, c);
+	ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+	if (r != NULL)
+		freeReplyObject(r);
+	redisFree(sync);
+	return ok;
+}
+
+static void
+test_pipeline(struct ev_loop *loop, struct redis_test_server *srv)
+{
+	enum { N = 20000 };
+	static uint64_t h[N];
+	struct obj *c = classifier_for(srv, NULL, 0);
+	const uint64_t a[] = { 11, 12 };
+	struct suite s;
+	struct bayes_totals t;
+	/* digest { 9, 0xab, 0... } as the backend writes it */
+	const char *hex9 = "09ab0000000000000000000000000000";
+
+	obj_object_set(c, "prefix", obj_new_string("PL"));
+	s = (struct suite){ &bayes_backend_redis, open_or_fail(c, NULL, loop), loop };
+	test_begin("bayes redis: a new message is learnt by one MULTI/EXEC");
+	test_assert(s.be != NULL && do_learn(&s, NULL, 8, true, a, 2) == BAYES_LEARN_OK);
+	test_assert(server_saw(srv, "watch") && server_saw(srv, "exec") &&
+	    server_saw(srv, "pfadd"));
+	test_assert(counts(&s, NULL, 11, 1, 0) && counts(&s, NULL, 12, 1, 0));
+	test_end();
+
+	test_begin("bayes redis: a digest learnt elsewhere stops the EXEC; the script decides");
+	/* as if another host had learnt message 9 as spam */
+	test_assert(server_cmd(srv, "HSET %s %s %s", "PL_learned", hex9, "S"));
+	test_assert(do_learn(&s, NULL, 9, true, a, 2) == BAYES_LEARN_ALREADY);
+	test_assert(counts(&s, NULL, 11, 1, 0) && counts(&s, NULL, 12, 1, 0));
+	test_assert(do_stat(&s, &t) == 0 && t.learned_spam == 1 && t.tokens == 2);
+	/* into ham: the spam counts it never added are not taken away */
+	test_assert(do_learn(&s, NULL, 9, false, a, 2) == BAYES_LEARN_OK);
+	test_assert(counts(&s, NULL, 11, 0, 1) && counts(&s, NULL, 12, 0, 1));
+	test_assert(do_stat(&s, &t) == 0 && t.learned_spam == 0 && t.learned_ham == 1);
+	test_end();
+
+	test_begin("bayes redis: the token count is an estimate within 2%");
+	for (size_t i = 0; i < N; i++)
+		h[i] = 0x9e3779b97f4a7c15ULL * (i + 777777);
+	test_assert(do_learn(&s, NULL, 10, true, h, N) == BAYES_LEARN_OK);
+	test_assert(do_stat(&s, &t) == 0);
+	test_assert(t.tokens > (N + 2) * 98 / 100 && t.tokens < (N + 2) * 102 / 100);
+	/* a relearn that large goes through the script (PFADD in chunks) */
+	test_assert(do_learn(&s, NULL, 10, false, h, N) == BAYES_LEARN_OK);
+	test_assert(counts(&s, NULL, h[0], 0, 1) && counts(&s, NULL, h[N - 1], 0, 1));
+	test_end();
+	if (s.be != NULL)
+		s.ops->close(s.be);
+	obj_free(&c);
+}
+
 static int
 lookup_until_ok(struct suite *s, double max)
 {
@@ -486,6 +556,7 @@ main(void)
 	test_no_loop(&srv);
 	test_password_db(loop);
 	test_global_section(loop);
+	test_pipeline(loop, &srv);
 	test_outage(loop, &srv);
 	redis_test_stop(&srv);
 	ev_loop_destroy(loop);
