@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs every test: C unit tests (ctest) and functional tests (pytest) on the
-# normal build, the same again on an ASan+UBSan build, then a short libFuzzer
-# run of every fuzz target. Prints one summary line per suite and a final
+# Runs every test: C unit tests (ctest), functional tests (pytest) and the
+# load tests (test/stress) on the normal build, the unit and functional tests
+# again on an ASan+UBSan build, then a short libFuzzer run of every fuzz
+# target. Prints one summary line per suite and a final
 # "N passed, N failed" over the suites. Exit status non-zero if any failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -35,6 +36,11 @@ build_dir() {
 suite banned-functions ./scripts/check-banned.sh
 suite unit sh -c "cd build && ctest --output-on-failure -j$JOBS"
 suite functional env RSPAMD_BUILD="$PWD/build" $PYTEST -q -p no:cacheprovider test/functional
+# The load tests (2,000 SMTP sessions, 5,000 idle IMAP connections, a 60 s
+# scan storm) take about 5 minutes; SKIP_STRESS=1 leaves them out.
+if [ "${SKIP_STRESS:-0}" != 1 ]; then
+	suite stress env RSPAMD_BUILD="$PWD/build" $PYTEST -q -s -p no:cacheprovider test/stress
+fi
 
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
 	suite asan-build build_dir build-asan -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
