@@ -76,6 +76,53 @@ body('NO_COST_SAVE', [[\bsave\s+(?:up\s+to\s+)?\d+\s*%|\bat\s+no\s+cost|\bfor\s+
 body('EMAIL_MARKETING', [[\bbulk\s+e-?mail|\bmillions?\s+of\s+e-?mail\s+addresses|\be-?mail\s+marketing|\btargeted\s+e-?mail|\bfresh\s+e-?mail\s+list]], 3.0,
   'Body sells bulk e-mail')
 
+body('OPT_OUT_FOOTER', [[\bno\s+longer\s+wish\s+to\s+receive|\bdo\s+not\s+wish\s+to\s+receive|\bto\s+opt[\s-]?out\b|\bopt[\s-]?out\s+(?:here|below|link|instructions)|\btaken?\s+off\s+(?:of\s+)?(?:our|this|the|all)\s+(?:mailing\s+)?lists?|\bunsubscribe\s+(?:here|below|now)\b]], 1.0,
+  'Body has a bulk mailer opt-out footer')
+body('ADDRESS_OBTAINED', [[\byour\s+(?:e-?mail\s+)?address\s+(?:was|has\s+been)\s+(?:obtained|collected|provided|added|submitted|selected)|\byou\s+were\s+(?:referred|recommended)\s+to\s+us|\bone[\s-]time\s+(?:mailing|e-?mail|offer)]], 1.5,
+  'Body explains how your address was obtained')
+body('INK_CARTRIDGES', [[\b(?:ink|toner)\s+cartridges?|\binkjet\s+(?:cartridges?|refills?)]], 1.5,
+  'Body sells printer ink')
+body('CABLE_DESCRAMBLER', [[\bcable\s+(?:tv\s+)?(?:descramblers?|filters?|boxes)|\bsatellite\s+(?:tv|dish)|\bpay[\s-]per[\s-]view|\bpremium\s+channels]], 2.0,
+  'Body sells cable or satellite TV access')
+body('OEM_SOFTWARE', [[\b(?:oem|discount(?:ed)?|cheap)\s+software|\bsoftware\s+(?:at|for)\s+(?:low|discount|wholesale)|\bnorton\s+(?:systemworks|antivirus)\b.{0,60}\$|\bmicrosoft\s+office\b.{0,60}\$\s?\d]], 2.0,
+  'Body sells software at a discount')
+body('ENHANCEMENT_PILLS', [[\b(?:penis|breast)\s+(?:enlarg|size)|\benlargement\s+(?:pills?|formula|patch)|\bhuman\s+growth\s+hormone|\bhgh\b|\bherbal\s+(?:v[i1]agra|alternative|supplements?)|\baphrodisiac|\banti[\s-]aging\b|\breverse\s+(?:the\s+)?aging]], 2.5,
+  'Body sells enhancement or anti-aging products')
+body('INSURANCE_QUOTE', [[\b(?:life|health|auto|term|medical|dental)\s+insurance\s+(?:quotes?|rates?|plans?)|\binsurance\s+quotes?\b|\blowest\s+(?:insurance\s+)?premiums?|\bcompare\s+(?:quotes|rates)\s+from]], 1.5,
+  'Body offers insurance quotes')
+body('DIPLOMA_OFFER', [[\b(?:college|university)\s+diplomas?|\bdegrees?\s+based\s+on\s+(?:your\s+)?(?:life|work)\s+experience|\bno\s+(?:required\s+)?(?:tests|exams|classes|books),|\bprestigious\s+(?:non-accredited\s+)?universit]], 2.5,
+  'Body sells diplomas')
+body('GRANT_MONEY', [[\bgovernment\s+grants?|\bfree\s+grant\s+money|\bgrants?\s+(?:that\s+)?(?:you\s+)?never\s+(?:have\s+to\s+)?(?:pay|repay)|\bfree\s+cash\s+grants?]], 2.0,
+  'Body offers grant money')
+body('SEO_TRAFFIC', [[\bincrease\s+(?:your\s+)?(?:web\s*site\s+)?(?:sales|traffic|profits?|hits)\b|\btop\s+(?:search\s+engine\s+)?(?:rankings?|placements?|positions?)\b|\bsearch\s+engines?\b.{0,40}\b(?:submission|submit|ranking|placement)]], 1.5,
+  'Body sells web traffic or search engine placement')
+body('B2B_MANUFACTURER', [[\bwe\s+are\s+(?:a|the|one\s+of\s+the)\s+(?:leading|professional|largest|biggest)\s+(?:\w+\s+){0,3}(?:manufacturers?|exporters?|suppliers?|factory|factories)]], 1.5,
+  'Body introduces a manufacturer or exporter')
+body('INVESTMENT_PITCH', [[\binvestment\s+opportunit|\bhigh\s+returns?\b|\breturns?\s+of\s+\d+\s*%|\bdouble\s+your\s+(?:money|investment)|\bprofits?\s+of\s+\$]], 1.5,
+  'Body pitches an investment')
+body('VACATION_PRIZE', [[\bfree\s+(?:vacation|cruise|trip|airline\s+tickets?)|\bvacation\s+(?:package|giveaway|certificate)|\ball[\s-]expenses?[\s-]paid|\bdiscount\s+travel]], 2.0,
+  'Body offers a free or cheap vacation')
+body('SPY_LOOKUP', [[\bfind\s+out\s+(?:anything|everything)\s+about|\bspy\s+(?:software|cams?|on\s+(?:your|anyone))|\binvestigate\s+anyone|\bbackground\s+checks?\s+on]], 2.0,
+  'Body sells snooping tools')
+body('ACCOUNT_VERIFY', [[\b(?:verify|confirm|update|validate)\s+your\s+(?:account|billing|password|credit\s+card|personal)\s*(?:information|details|data)?\b.{0,120}\b(?:suspend|terminat|clos|expir)]], 2.5,
+  'Body asks to verify an account under a threat of closing it')
+body('PRICE_PER_MONTH', [[\$\s?\d+(?:\.\d\d)?\s*(?:per|a|\/)\s*(?:month|mo\b)|\bas\s+low\s+as\s+\$|\bonly\s+\$\s?\d+(?:\.\d\d)?\b]], 1.0,
+  'Body quotes a low price')
+body('GET_PAID', [[\bget\s+paid\b|\bcash\s+(?:bonus|rewards?)\b|\bextra\s+cash\b|\bpaid\s+(?:to|for)\s+(?:read|surf|shop|take\s+surveys)|\bweekly\s+(?:paychecks?|income)]], 1.5,
+  'Body says you get paid')
+body('BODY_EXCLAIM_RUNS', [[!{3,}.{0,400}!{3,}]], 1.0,
+  'Body has several runs of exclamation marks')
+body('DEAR_EMAIL_ADDRESS', [[\b(?:dear|hello|hi)\s+[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}]], 2.0,
+  'Body greets an e-mail address')
+
+-- Shouting: a run of capitalised words (case-sensitive, so not body()).
+reconf['BODY_SHOUTING'] = {
+  re = [[/\b[A-Z]{3,}(?:[\s,.!]+[A-Z]{2,}){5,}[\s,.]*!/{sa_body}]],
+  score = 1.0,
+  description = 'Body shouts a sentence in capitals ending with !',
+  group = 'body',
+}
+
 -- The ham of the same period discusses code and lists: a few phrases of
 -- technical discussion lower the score a little.
 body('TECH_DISCUSSION', [[\b(?:patch|compile[rd]?|kernel|rpm|cvs|perl|python|bugzilla|mailing\s+list\s+archive|spamassassin)\b]], -0.5,

@@ -48,3 +48,13 @@ subj('SUBJ_WEIGHT_LOSS', [[weight\s+loss|lose\s+weight|\bdiet\b|\bpounds\b]], 2.
   'Subject is about losing weight')
 subj('SUBJ_SEX', [[\bsex|\bporn|\bxxx\b|\bteens?\b|\bnude|\bhorny|\badult\b]], 2.5,
   'Subject is about sex')
+subj('SUBJ_ENHANCEMENT', [[enlarg|\bpenis\b|\bhgh\b|growth\s+hormone|herbal|anti[\s-]?aging|\blibido\b]], 2.0,
+  'Subject sells enhancement or anti-aging products')
+subj('SUBJ_INSURANCE', [[\binsurance\b|\bquotes?\s+(?:for|on)\b]], 1.0,
+  'Subject is about insurance or quotes')
+subj('SUBJ_HYPE', [[\bamazing\b|\bincredible\b|\bunbelievable\b|\bmiracle\b|\bsecrets?\b|\bbreakthrough\b|\brevolutionary\b]], 1.0,
+  'Subject hypes an offer')
+subj('SUBJ_INK', [[\b(?:ink|toner|inkjet)\b]], 1.5,
+  'Subject sells printer ink')
+subj('SUBJ_ACCOUNT_ALERT', [[\byour\s+(?:account|membership|password|order)\b.{0,30}\b(?:suspend|expir|verif|confirm|updat)|\baccount\s+(?:suspension|verification)]], 2.0,
+  'Subject alerts about your account')
