@@ -16,30 +16,24 @@
  * The token count (/stat, lookup totals) is therefore APPROXIMATE: PFCOUNT
  * of the HyperLogLog, about 0.8% standard error, and it never goes down: a
  * token whose counts a relearn into the other class brings back to zero is
- * still counted. Keeping an exact count cost a second command per token in
- * every learn (HLEN of each new key), which was the largest part of the
- * learn's Redis CPU. A "tokens" field left in the totals hash by an older
- * version is ignored.
+ * still counted. An exact count needed a second command per new token in
+ * every learn (HLEN after HINCRBY), a large part of the learn's Redis CPU.
+ * A "tokens" field left in the totals hash by an older version is ignored.
  *
- * Lookups and /stat are one Lua script each (EVALSHA, loaded with SCRIPT
- * LOAD when a connection is made; EVAL when the server answers NOSCRIPT,
- * e.g. after a restart or SCRIPT FLUSH): one round trip for all of a
- * message's tokens.
+ * Every operation is one Lua script run by Redis (EVALSHA, loaded with
+ * SCRIPT LOAD when a connection is made; EVAL when the server answers
+ * NOSCRIPT, e.g. after a restart or SCRIPT FLUSH), so a lookup is one round
+ * trip for all of a message's tokens and a learn is one atomic step:
+ * digest check, undo of the other class, token increments, totals, digest.
  *
- * A learn is one atomic step, in one round trip in the common case (a
- * message not learnt before), sent as one pipeline:
- *   WATCH learned; EVAL gate; MULTI; HINCRBY per token; PFADD; totals,
- *   digest, users set; EXEC
- * Plain commands inside MULTI cost Redis much less than the same commands
- * issued by a Lua script through redis.call (measured: about 30% less Redis
- * CPU per learn). The gate is a tiny script that looks the digest up and,
- * when it is there, rewrites it unchanged: that touches the watched key, so
- * EXEC applies nothing and answers nil. A nil EXEC (digest already learnt,
- * or another client changed the learnt set in between) falls back to the
- * learn script, which does it all atomically under Lua: 208 for the same
- * class, undo of the other class then apply, or a plain learn after a lost
- * race. The pipeline goes out in one piece (redis_conn_pipeline), so no
- * other command of this connection lands between WATCH and EXEC.
+ * The learn script does one redis.call per token and nothing else per
+ * token (the HyperLogLog takes all tokens in a few PFADDs), and passes the
+ * increment as the string '1': a Lua number argument costs Redis a
+ * float-to-string conversion on every call. Measured with
+ * test/bench/learn_throughput, this beat a WATCH/MULTI/EXEC pipeline of
+ * plain HINCRBYs (Redis spent as long on HINCRBYs queued in a transaction
+ * as on the same calls from Lua, and the client had a reply per command
+ * to parse). Tokens arrive deduplicated (tokenizer sort_unique).
  *
  * Reads (lookup, stat) go to read_servers, learns to write_servers; both
  * default to `servers`. Servers and their options come from the classifier
@@ -57,7 +51,6 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "core/buf.h"
 #include "core/common.h"
 #include "core/obj.h"
 #include "core/str.h"
@@ -91,8 +84,7 @@ static const char script_lookup[] =
 	"end\n"
 	"return out\n";
 
-/* The learn when the pipeline's EXEC did not apply (see the top comment).
- * KEYS[1] totals, KEYS[2] learnt digests, KEYS[3] set of totals keys,
+/* KEYS[1] totals, KEYS[2] learnt digests, KEYS[3] set of totals keys,
  * KEYS[4] token HyperLogLog, KEYS[5..] tokens; ARGV[1] class 'S' or 'H',
  * ARGV[2] hex digest. Reply: 200 learnt, 208 already learnt into this
  * class. */
@@ -105,32 +97,23 @@ static const char script_learn[] =
 	"if before == other then\n"
 	"  for i = 5, #KEYS do\n"
 	"    if redis.call('HEXISTS', KEYS[i], other) == 1 and\n"
-	"        redis.call('HINCRBY', KEYS[i], other, -1) <= 0 then\n"
+	"        redis.call('HINCRBY', KEYS[i], other, '-1') <= 0 then\n"
 	"      redis.call('HDEL', KEYS[i], other)\n"
 	"    end\n"
 	"  end\n"
-	"  if redis.call('HINCRBY', KEYS[1], total[other], -1) < 0 then\n"
-	"    redis.call('HSET', KEYS[1], total[other], 0)\n"
+	"  if redis.call('HINCRBY', KEYS[1], total[other], '-1') < 0 then\n"
+	"    redis.call('HSET', KEYS[1], total[other], '0')\n"
 	"  end\n"
 	"end\n"
-	"for i = 5, #KEYS do redis.call('HINCRBY', KEYS[i], cls, 1) end\n"
+	"for i = 5, #KEYS do redis.call('HINCRBY', KEYS[i], cls, '1') end\n"
 	"for i = 5, #KEYS, " BAYES_REDIS_PFADD_CHUNK " do\n"
 	"  redis.call('PFADD', KEYS[4], unpack(KEYS, i, math.min(#KEYS, i + "
 	BAYES_REDIS_PFADD_CHUNK " - 1)))\n"
 	"end\n"
-	"redis.call('HINCRBY', KEYS[1], total[cls], 1)\n"
+	"redis.call('HINCRBY', KEYS[1], total[cls], '1')\n"
 	"redis.call('HSET', KEYS[2], ARGV[2], cls)\n"
 	"redis.call('SADD', KEYS[3], KEYS[1])\n"
 	"return 200\n";
-
-/* The pipeline's gate, always sent with EVAL (small, and a NOSCRIPT here
- * would go unnoticed): KEYS[1] learnt digests, ARGV[1] hex digest. A digest
- * already there is rewritten unchanged, which makes the EXEC that follows
- * the WATCH of KEYS[1] apply nothing. */
-static const char script_gate[] =
-	"local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
-	"if v then redis.call('HSET', KEYS[1], ARGV[1], v) end\n"
-	"return 0\n";
 
 /* KEYS[1] set of totals keys; ARGV[1] the shared (no user) totals key.
  * Reply: learns_spam, learns_ham, tokens (sum of the users' HyperLogLog
@@ -182,7 +165,6 @@ struct bayes_op {
 	void *ud;
 	struct bayes_token *tokens;
 	size_t n;
-	bool pipelined; /* a learn whose WATCH/MULTI/EXEC pipeline is in flight */
 	/* the command: EVALSHA sha numkeys keys... args... */
 	int argc;
 	const char **argv;
@@ -423,41 +405,6 @@ bayes_redis_load_script(struct bayes_redis *be, struct redis_conn *conn,
 	redis_conn_command(conn, 3, argv, lens, load_reply, load);
 }
 
-/* The pipelined learn's EXEC reply (rc -1: failed, or an earlier command
- * of the pipeline was refused). */
-static void
-op_pipeline_reply(struct bayes_op *op, int rc, const redisReply *reply)
-{
-	struct bayes_redis *be = op->be;
-	int status = BAYES_LEARN_ERROR;
-
-	op->pipelined = false;
-	if (rc == 0 && reply->type == REDIS_REPLY_NIL) {
-		/* nothing applied: known digest, or a race; the script decides */
-		op_send(op, 4 + op->n);
-		return;
-	}
-	if (rc == 0 && reply->type == REDIS_REPLY_ARRAY) {
-		status = BAYES_LEARN_OK;
-		for (size_t i = 0; i < reply->elements; i++) {
-			const redisReply *e = reply->element[i];
-
-			if (e->type == REDIS_REPLY_ERROR) {
-				log_warn("bayes", redis_conn_name(op->conn), "redis error: %.*s",
-				    (int)MIN(e->len, 200), e->str);
-				status = BAYES_LEARN_ERROR;
-				break;
-			}
-		}
-	} else if (rc == 0 && reply->type == REDIS_REPLY_ERROR) {
-		log_warn("bayes", redis_conn_name(op->conn), "redis error: %.*s",
-		    (int)MIN(reply->len, 200), reply->str);
-	}
-	op_unlink(be, op);
-	op->learn_done(status, op->ud);
-	op_free(op);
-}
-
 static void
 op_reply(int rc, const redisReply *reply, void *ud)
 {
@@ -465,10 +412,6 @@ op_reply(int rc, const redisReply *reply, void *ud)
 	struct bayes_redis *be = op->be;
 
 	op->req = NULL;
-	if (op->pipelined) {
-		op_pipeline_reply(op, rc, reply);
-		return;
-	}
 	if (rc == 0 && reply->type == REDIS_REPLY_ERROR) {
 		if (!op->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
 			/* the server lost its script cache: send the body once */
@@ -532,105 +475,6 @@ bayes_redis_lookup(void *p, const char *user, struct bayes_token *tokens, size_t
 	return op;
 }
 
-/* Positions in a learn's argv (after EVALSHA, sha, numkeys). */
-enum {
-	LEARN_ARG_TOTALS = 3,
-	LEARN_ARG_LEARNED,
-	LEARN_ARG_USERS,
-	LEARN_ARG_HLL,
-	LEARN_ARG_TOKENS, /* n token keys, then the class and the digest */
-};
-
-static void
-resp_begin(struct buf *b, size_t argc)
-{
-	char num[24];
-
-	(void)buf_putc(b, '*');
-	(void)buf_append(b, num, u64_decimal(argc, num));
-	(void)buf_append(b, "\r\n", 2);
-}
-
-static void
-resp_arg(struct buf *b, const char *p, size_t len)
-{
-	char num[24];
-
-	(void)buf_putc(b, '$');
-	(void)buf_append(b, num, u64_decimal(len, num));
-	(void)buf_append(b, "\r\n", 2);
-	(void)buf_append(b, p, len);
-	(void)buf_append(b, "\r\n", 2);
-}
-
-/* Appends one command of argument indices idx[] into op->argv. */
-static void
-resp_op_cmd(struct buf *b, const struct bayes_op *op, const char *name, const int *idx,
-    size_t nidx)
-{
-	resp_begin(b, 1 + nidx);
-	resp_arg(b, name, strlen(name));
-	for (size_t i = 0; i < nidx; i++)
-		resp_arg(b, op->argv[idx[i]], op->lens[idx[i]]);
-}
-
-/* Sends the learn as WATCH/gate/MULTI/.../EXEC in one pipeline (top comment). */
-static void
-learn_pipeline_send(struct bayes_op *op, bool spam)
-{
-	const int cls = LEARN_ARG_TOKENS + (int)op->n, dig = cls + 1;
-	const int learned[1] = { LEARN_ARG_LEARNED };
-	const int digest_cls[3] = { LEARN_ARG_LEARNED, dig, cls };
-	const int users[2] = { LEARN_ARG_USERS, LEARN_ARG_TOTALS };
-	const char *total = spam ? "learns_spam" : "learns_ham";
-	size_t ncmd = 0, *ends = xcalloc(op->n + 8, sizeof(*ends));
-	struct buf b;
-
-	buf_init(&b, 0);
-	(void)buf_reserve(&b, 2 * op->strings_len + 40 * op->n + 512);
-	resp_op_cmd(&b, op, "WATCH", learned, 1);
-	ends[ncmd++] = b.len;
-	resp_begin(&b, 5);
-	resp_arg(&b, "EVAL", 4);
-	resp_arg(&b, script_gate, sizeof(script_gate) - 1);
-	resp_arg(&b, "1", 1);
-	resp_arg(&b, op->argv[LEARN_ARG_LEARNED], op->lens[LEARN_ARG_LEARNED]);
-	resp_arg(&b, op->argv[dig], op->lens[dig]);
-	ends[ncmd++] = b.len;
-	resp_op_cmd(&b, op, "MULTI", NULL, 0);
-	ends[ncmd++] = b.len;
-	for (size_t i = 0; i < op->n; i++) {
-		resp_begin(&b, 4);
-		resp_arg(&b, "HINCRBY", 7);
-		resp_arg(&b, op->argv[LEARN_ARG_TOKENS + i], op->lens[LEARN_ARG_TOKENS + i]);
-		resp_arg(&b, op->argv[cls], op->lens[cls]);
-		resp_arg(&b, "1", 1);
-		ends[ncmd++] = b.len;
-	}
-	resp_begin(&b, 2 + op->n);
-	resp_arg(&b, "PFADD", 5);
-	resp_arg(&b, op->argv[LEARN_ARG_HLL], op->lens[LEARN_ARG_HLL]);
-	for (size_t i = 0; i < op->n; i++)
-		resp_arg(&b, op->argv[LEARN_ARG_TOKENS + i], op->lens[LEARN_ARG_TOKENS + i]);
-	ends[ncmd++] = b.len;
-	resp_begin(&b, 4);
-	resp_arg(&b, "HINCRBY", 7);
-	resp_arg(&b, op->argv[LEARN_ARG_TOTALS], op->lens[LEARN_ARG_TOTALS]);
-	resp_arg(&b, total, strlen(total));
-	resp_arg(&b, "1", 1);
-	ends[ncmd++] = b.len;
-	resp_op_cmd(&b, op, "HSET", digest_cls, 3);
-	ends[ncmd++] = b.len;
-	resp_op_cmd(&b, op, "SADD", users, 2);
-	ends[ncmd++] = b.len;
-	resp_op_cmd(&b, op, "EXEC", NULL, 0);
-	ends[ncmd++] = b.len;
-	op->pipelined = true;
-	op->req = redis_conn_pipeline(op->conn, b.data, ends, ncmd, op_reply, op);
-	buf_deinit(&b);
-	free(ends);
-}
-
 static struct bayes_op *
 bayes_redis_learn(void *p, const char *user, const uint8_t digest[16], bool spam,
     const uint64_t *hashes, size_t n, bayes_learn_done_cb *done, void *ud)
@@ -650,7 +494,6 @@ bayes_redis_learn(void *p, const char *user, const uint8_t digest[16], bool spam
 		digest_hex[2 * i] = hex[digest[i] >> 4];
 		digest_hex[2 * i + 1] = hex[digest[i] & 0xf];
 	}
-	/* the script's arguments (LEARN_ARG_*); the pipeline uses them too */
 	op = op_new(be, be->wr, BR_SCRIPT_LEARN, 9 + n,
 	    64 + (n + 4) * bayes_redis_key_max(be, ulen));
 	op_key(op, u, "", 0);
@@ -661,11 +504,10 @@ bayes_redis_learn(void *p, const char *user, const uint8_t digest[16], bool spam
 		op_token_key(op, u, hashes[i]);
 	op_arg(op, spam ? "S" : "H", 1, NULL, 0, NULL, 0);
 	op_arg(op, digest_hex, sizeof(digest_hex), NULL, 0, NULL, 0);
-	op->n = n;
 	op->learn_done = done;
 	op->ud = ud;
 	op_link(be, op);
-	learn_pipeline_send(op, spam);
+	op_send(op, 4 + n);
 	return op;
 }
 

@@ -57,7 +57,6 @@ struct redis_req {
 	void *ud;
 	ev_timer timer;                /* command timeout, or the DOWN failure */
 	bool in_hiredis;
-	bool batch_error;              /* an earlier command of a pipeline failed */
 };
 
 struct redis_conn {
@@ -189,7 +188,6 @@ conn_hiredis_reply(redisAsyncContext *ac, void *r, void *privdata)
 	struct redis_conn *conn = req->conn;
 	redis_conn_reply_cb *cb = req->cb;
 	void *ud = req->ud;
-	bool failed = r == NULL || req->batch_error;
 
 	if (conn != NULL) {
 		req_unlink(conn, req);
@@ -202,7 +200,7 @@ conn_hiredis_reply(redisAsyncContext *ac, void *r, void *privdata)
 	if (r == NULL)
 		conn_lost(conn, ac, ac->errstr != NULL && ac->err != 0 ? ac->errstr : "connection lost");
 	if (cb != NULL && !conn->freed)
-		cb(failed ? -1 : 0, failed ? NULL : r, ud);
+		cb(r != NULL ? 0 : -1, r, ud);
 	conn_leave(conn);
 }
 
@@ -436,59 +434,6 @@ redis_conn_command(struct redis_conn *conn, int argc, const char **argv,
 	if (conn->ac != NULL && conn->state != REDIS_CONN_DOWN &&
 	    redisAsyncCommandArgv(conn->ac, conn_hiredis_reply, req, argc, argv,
 	    argvlen) == REDIS_OK) {
-		req->in_hiredis = true;
-		after = conn->set.command_timeout;
-	}
-	req_link(conn, req);
-	ev_timer_init(&req->timer, req_timer_cb, after, 0.);
-	req->timer.data = req;
-	ev_timer_start(conn->loop, &req->timer);
-	return req;
-}
-
-/*
- * Reply to a pipeline command other than the last. The request is still
- * allocated: only the last command's callback frees it, and hiredis answers
- * (or fails) the commands of a context in order.
- */
-static void
-conn_hiredis_part_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct redis_req *req = privdata;
-	const redisReply *reply = r;
-
-	UNUSED(ac);
-	if (reply == NULL || reply->type != REDIS_REPLY_ERROR || req->batch_error)
-		return;
-	req->batch_error = true;
-	if (req->conn != NULL)
-		log_warn("redis", req->conn->name, "pipelined command failed: %.*s",
-		    (int)MIN(reply->len, 200), reply->str);
-}
-
-struct redis_req *
-redis_conn_pipeline(struct redis_conn *conn, const char *buf, const size_t *ends, size_t n,
-    redis_conn_reply_cb *cb, void *ud)
-{
-	struct redis_req *req = xcalloc(1, sizeof(*req));
-	double after = 0.;
-	size_t start = 0;
-
-	ASSERT(n > 0);
-	req->conn = conn;
-	req->cb = cb;
-	req->ud = ud;
-	if (conn->ac != NULL && conn->state != REDIS_CONN_DOWN &&
-	    !(conn->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
-		/* hiredis refuses a command only in those two states: all or none go */
-		for (size_t i = 0; i < n; i++) {
-			redisCallbackFn *fn = i + 1 < n ? conn_hiredis_part_reply :
-			    conn_hiredis_reply;
-
-			(void)redisAsyncFormattedCommand(conn->ac, fn, req, buf + start,
-			    ends[i] - start);
-			start = ends[i];
-		}
 		req->in_hiredis = true;
 		after = conn->set.command_timeout;
 	}

@@ -77,18 +77,6 @@ bool redis_conn_is_ready(const struct redis_conn *conn);
  */
 struct redis_req *redis_conn_command(struct redis_conn *conn, int argc, const char **argv,
     const size_t *argvlen, redis_conn_reply_cb *cb, void *ud);
-/*
- * Sends n commands as one request: buf holds them in RESP form back to
- * back, command i ending at ends[i] (ends[n - 1] is the length). They go
- * out together, so no other command on this connection comes between
- * them (what WATCH ... MULTI ... EXEC needs); the callback gets the last
- * command's reply. When an earlier command was answered with an error
- * (logged), the callback gets rc -1 and reply NULL instead: the caller
- * learns that something in the batch failed, not what was applied.
- * Cheaper than n redis_conn_command() calls: one handle, one timer.
- */
-struct redis_req *redis_conn_pipeline(struct redis_conn *conn, const char *buf,
-    const size_t *ends, size_t n, redis_conn_reply_cb *cb, void *ud);
 /* The callback of `req` will not be called. */
 void redis_conn_cancel(struct redis_conn *conn, struct redis_req *req);
 
