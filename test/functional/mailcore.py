@@ -49,6 +49,14 @@ def add_user(daemon, email, password="secret-pw-1", quota=None):
     rspamadm(daemon, *args, stdin=password + "\n")
 
 
+def add_mailboxes(daemon, *emails, password="secret-pw-1"):
+    """Adds the domain of each address (once) and each mailbox."""
+    for domain in dict.fromkeys(e.rsplit("@", 1)[1] for e in emails):
+        rspamadm(daemon, "domain", "add", domain)
+    for email in emails:
+        add_user(daemon, email, password)
+
+
 def maildir(daemon, email, folder=""):
     local, domain = email.split("@")
     d = os.path.join(daemon.state, "mail", domain, local)

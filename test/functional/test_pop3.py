@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mailcore import add_user, client_tls, mail_daemon, maildir, rspamadm, wait_messages
+from mailcore import add_mailboxes, client_tls, mail_daemon, maildir, wait_messages
 
 PASSWORD = "correct horse battery"
 USERS = ("stat", "retr", "top", "rset", "quit", "drop", "uidl", "lock", "tls", "pop3s",
@@ -25,9 +25,7 @@ USERS = ("stat", "retr", "top", "rset", "quit", "drop", "uidl", "lock", "tls", "
 @pytest.fixture(scope="module")
 def mx(tmp_path_factory, zone):
     d = mail_daemon(tmp_path_factory.mktemp("pop3"), zone.address)
-    rspamadm(d, "domain", "add", "example.test")
-    for u in USERS:
-        add_user(d, "%s@example.test" % u, PASSWORD)
+    add_mailboxes(d, *("%s@example.test" % u for u in USERS), password=PASSWORD)
     d.start()
     yield d
     d.stop()
@@ -290,8 +288,7 @@ def test_failed_logins_limited_and_logged(tmp_path, zone):
     password is refused, and the client is disconnected; every failure
     is logged. (A daemon of its own: the block lasts the window.)"""
     d = mail_daemon(tmp_path, zone.address)
-    rspamadm(d, "domain", "add", "example.test")
-    add_user(d, "brute@example.test", PASSWORD)
+    add_mailboxes(d, "brute@example.test", password=PASSWORD)
     d.start()
     try:
         failures = 0

@@ -26,7 +26,7 @@ import time
 import pytest
 
 from conftest import BIN, Daemon
-from mailcore import (add_user, client_tls, mail_daemon, message, read, rspamadm,
+from mailcore import (add_mailboxes, client_tls, mail_daemon, message, read,
                       wait_messages, wait_port)
 
 PASSWORD = "correct horse battery"
@@ -41,9 +41,7 @@ def mx(tmp_path_factory, zone):
                   'bind_socket = "127.0.0.1:%d";\nsecure_ip = "192.0.2.1";\n'
                   'password = "%s";\nenable_password = "%s";\n'
                   % (d.controller_port, CTL_PW, CTL_ENABLE_PW))
-    rspamadm(d, "domain", "add", "example.test")
-    add_user(d, "bob@example.test", PASSWORD)
-    add_user(d, "carol@example.test", PASSWORD)
+    add_mailboxes(d, "bob@example.test", "carol@example.test", password=PASSWORD)
     d.start()
     yield d
     d.stop()
@@ -102,8 +100,7 @@ def test_workers_drop_to_state_dir_owner(zone):
     os.chmod(top, 0o755)
     d = mail_daemon(top, zone.address)
     try:
-        rspamadm(d, "domain", "add", "example.test")
-        add_user(d, "bob@example.test", PASSWORD)
+        add_mailboxes(d, "bob@example.test", password=PASSWORD)
         # rspamadm ran as root: its files are root's until the daemon starts
         os.chown(d.state, nobody.pw_uid, nobody.pw_gid)
         # what a compromised worker could plant for the next start's chown:
@@ -451,8 +448,7 @@ def test_webui_static_traversal(mx):
 
 def test_smtp_auth_failures_throttled_and_logged(tmp_path, zone):
     d = mail_daemon(tmp_path, zone.address)
-    rspamadm(d, "domain", "add", "example.test")
-    add_user(d, "brute@example.test", PASSWORD)
+    add_mailboxes(d, "brute@example.test", password=PASSWORD)
     d.start()
     try:
         codes = []
@@ -490,8 +486,7 @@ def test_smtp_auth_failures_throttled_and_logged(tmp_path, zone):
 
 def test_imap_login_failures_throttled_and_logged(tmp_path, zone):
     d = mail_daemon(tmp_path, zone.address)
-    rspamadm(d, "domain", "add", "example.test")
-    add_user(d, "brute@example.test", PASSWORD)
+    add_mailboxes(d, "brute@example.test", password=PASSWORD)
     d.start()
     try:
         outcomes = []
@@ -527,8 +522,7 @@ def test_imap_login_failures_throttled_and_logged(tmp_path, zone):
 
 def test_pop3_pass_failures_throttled_and_logged(tmp_path, zone):
     d = mail_daemon(tmp_path, zone.address)
-    rspamadm(d, "domain", "add", "example.test")
-    add_user(d, "brute@example.test", PASSWORD)
+    add_mailboxes(d, "brute@example.test", password=PASSWORD)
     d.start()
     try:
         outcomes = []

@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "functional"))
 
 from conftest import GTUBE, Daemon  # noqa: E402,F401
 from dnszone import DnsZone  # noqa: E402
-from mailcore import add_user, maildir, rspamadm  # noqa: E402
+from mailcore import add_mailboxes, maildir  # noqa: E402
 
 SMTP_SESSIONS = int(os.environ.get("STRESS_SMTP_SESSIONS", "2000"))
 IMAP_CONNECTIONS = int(os.environ.get("STRESS_IMAP_CONNECTIONS", "5000"))
@@ -252,8 +252,7 @@ def delivered(daemon, email):
 def test_smtp_2000_concurrent_sessions(tmp_path, zone):
     raise_nofile()
     d = mail_daemon(tmp_path / "smtp", zone)
-    rspamadm(d, "domain", "add", "example.test")
-    add_user(d, "bob@example.test", PASSWORD)
+    add_mailboxes(d, "bob@example.test", password=PASSWORD)
     d.start()
     try:
         smtp_pids = pids_on_port(d, d.smtp_port)
@@ -349,8 +348,7 @@ async def imap_run(d, n, hold_seconds):
 def test_imap_5000_idle_connections(tmp_path, zone):
     raise_nofile()
     d = mail_daemon(tmp_path / "imap", zone)
-    rspamadm(d, "domain", "add", "example.test")
-    add_user(d, "idle@example.test", PASSWORD)
+    add_mailboxes(d, "idle@example.test", password=PASSWORD)
     d.start()
     try:
         fds0 = all_fds(d)
