@@ -105,3 +105,47 @@ def test_local_weight_overrides_fitted(daemon_factory, weight):
     d.start()
     r = check(d, SPAM)
     assert r["symbols"]["CLICK_HERE"]["score"] == pytest.approx(weight)
+
+
+# One body (or subject) per rule added for the later-period spam; each must
+# fire on its phrase, and none on the plain personal message above.
+NEW_RULES = [
+    ("OPT_OUT_FOOTER", "", "If you no longer wish to receive these offers, reply."),
+    ("ADDRESS_OBTAINED", "", "Your email address was obtained from an opt-in list."),
+    ("INK_CARTRIDGES", "", "Save on ink cartridges for every printer."),
+    ("CABLE_DESCRAMBLER", "", "Get a cable descrambler and watch pay-per-view."),
+    ("OEM_SOFTWARE", "", "Genuine OEM software shipped today."),
+    ("ENHANCEMENT_PILLS", "", "Try our herbal supplements and human growth hormone."),
+    ("INSURANCE_QUOTE", "", "Compare term life insurance quotes in minutes."),
+    ("DIPLOMA_OFFER", "", "Get college diplomas based on your life experience."),
+    ("GRANT_MONEY", "", "Claim free government grants today."),
+    ("SEO_TRAFFIC", "", "We increase your website traffic with top search engine rankings."),
+    ("B2B_MANUFACTURER", "", "We are a leading manufacturer of LED lamps in Shenzhen."),
+    ("INVESTMENT_PITCH", "", "A rare investment opportunity with high returns."),
+    ("VACATION_PRIZE", "", "Enjoy a free cruise, all-expenses-paid."),
+    ("SPY_LOOKUP", "", "Find out anything about anyone online."),
+    ("ACCOUNT_VERIFY", "", "Please verify your account information or it will be suspended."),
+    ("PRICE_PER_MONTH", "", "Unlimited calls for $9.95 per month."),
+    ("GET_PAID", "", "Get paid to read e-mail."),
+    ("BODY_EXCLAIM_RUNS", "", "Wow!!! This is amazing, you will love it!!!"),
+    ("DEAR_EMAIL_ADDRESS", "", "Dear someone@example.com, we have news."),
+    ("BODY_SHOUTING", "", "THIS IS THE BEST OFFER WE HAVE EVER MADE!"),
+    ("SUBJ_ENHANCEMENT", "Natural enlargement formula", "Hello."),
+    ("SUBJ_INSURANCE", "Cheap insurance for you", "Hello."),
+    ("SUBJ_HYPE", "An amazing opportunity", "Hello."),
+    ("SUBJ_INK", "Printer toner sale", "Hello."),
+    ("SUBJ_ACCOUNT_ALERT", "Your account will be suspended", "Hello."),
+]
+
+
+@pytest.mark.parametrize("symbol,subject,body", NEW_RULES, ids=[r[0] for r in NEW_RULES])
+def test_later_spam_rules_fire(our_daemon, symbol, subject, body):
+    msg = ("From: a@example.org\r\nTo: b@example.net\r\nSubject: %s\r\n"
+           "Date: Tue, 02 Jul 2002 10:15:00 +0100\r\nMessage-ID: <x1@example.org>\r\n\r\n%s\r\n"
+           % (subject or "hello", body)).encode()
+    assert symbol in check(our_daemon, msg)["symbols"]
+
+
+def test_later_spam_rules_quiet_on_ham(our_daemon):
+    fired = set(check(our_daemon, HAM)["symbols"])
+    assert not fired & {r[0] for r in NEW_RULES}, sorted(fired)
